@@ -1,0 +1,72 @@
+# vergeos.power: every task a contributor or CI runs. `make help` lists them.
+# Nothing is installed by hand but Python 3.11+ and make: the first target you
+# run creates .venv from requirements-dev.txt.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+# The collection's own tree is put on the collections path through .cache/collections.
+COLLECTIONS := $(CURDIR)/.cache/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+# The demo and the tests run on the implicit localhost; say nothing about a missing inventory.
+export ANSIBLE_LOCALHOST_WARNING := false
+export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
+PYTEST_WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test sanity units functional integration lint changelog-lint molecule bench sim clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=$(PYTHON) is %d.%d); run: make PYTHON=python3.11 ..." % sys.version_info[:2])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(COLLECTIONS)/ansible_collections/vergeos/power:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/vergeos
+	@ln -sfn $(CURDIR) $@
+
+venv: $(STAMP) $(COLLECTIONS)/ansible_collections/vergeos/power ## Create .venv with the pinned tools
+
+demo: venv ## Start the simulator, run the demo playbooks against it, stop it
+	$(BIN)/python tools/with_simulator.py --speed 10 -- $(BIN)/ansible-playbook playbooks/demo.yml
+
+test: venv ## Run every test suite, print each suite's time and a pass/fail count
+	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint molecule
+
+sanity: venv ## ansible-test sanity (a skip must be on tests/sanity/allowed-skips.txt)
+	tools/ansible-test.sh sanity
+
+units: venv ## ansible-test units
+	tools/ansible-test.sh units
+
+functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider tests/functional
+
+integration: venv ## ansible-test integration against a simulator started for the run
+	$(BIN)/python tools/with_simulator.py --integration-config tests/integration/integration_config.yml -- tools/ansible-test.sh integration
+
+lint: venv ## ruff, then ansible-lint (production profile, offline)
+	$(BIN)/ruff check --quiet .
+	NO_COLOR=1 $(BIN)/ansible-lint --offline --profile production
+
+changelog-lint: venv ## antsibull-changelog lint of the changelog fragments
+	$(BIN)/antsibull-changelog lint
+
+molecule: venv ## The molecule scenarios (once a role exists)
+	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
+
+bench: venv ## Benchmarks: print figures, assert nothing
+	$(BIN)/python tests/bench/bench_simulator.py
+
+sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")
+	$(BIN)/python tests/simulator/server.py --port 8443 $(ARGS)
+
+clean: ## Remove test output and caches (keeps .venv)
+	rm -rf tests/output .cache .pytest_cache .ruff_cache

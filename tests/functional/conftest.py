@@ -1,0 +1,108 @@
+"""Fixtures that run the VergeOS simulator as a real HTTPS server process.
+
+`sim` (session scope, one per pytest-xdist worker) starts
+tests/simulator/server.py (through tests/simulator/launcher.py) and yields a
+handle with:
+
+- `.url` ("https://127.0.0.1:PORT"), `.host` ("127.0.0.1:PORT"), `.ca` (CA file path);
+- `.api(method, path, **kw)`: a requests call with verify=CA and Basic admin/admin
+  unless `auth=` is given (`auth=None` sends no credentials);
+- `.load(scenario_dict)`, `.reset()` (default world back, request log cleared),
+  `.requests()` (the request log), `.clear_requests()`.
+
+`world` (function scope) resets the default world before the test and yields `sim`.
+`simulator_factory` (function scope) starts extra simulators with given command-line
+options and stops them after the test.
+"""
+
+import contextlib
+import itertools
+import os
+import sys
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "simulator"))
+
+import launcher  # noqa: E402  pylint: disable=wrong-import-position
+
+REQUEST_TIMEOUT = 30
+_DEFAULT_AUTH = object()
+
+
+class SimulatorHandle:
+    """A running simulator process and helpers to talk to it."""
+
+    def __init__(self, simulator):
+        self.simulator = simulator
+        self.process = simulator.process
+        self.url = simulator.url
+        self.host = simulator.host
+        self.ca = simulator.ca
+        self.session = requests.Session()
+
+    def api(self, method, path, auth=_DEFAULT_AUTH, **kwargs):
+        """Send one request; verify= is passed every time because REQUESTS_CA_BUNDLE overrides session.verify."""
+        kwargs.setdefault("verify", self.ca)
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        return self.session.request(method, self.url + path, auth=("admin", "admin") if auth is _DEFAULT_AUTH else auth, **kwargs)
+
+    def _control(self, method, path, **kwargs):
+        response = self.api(method, path, auth=None, **kwargs)
+        assert response.status_code == 200, "%s %s: %s %s" % (method, path, response.status_code, response.text)
+        return response.json()
+
+    def load(self, scenario):
+        """Replace the world with a scenario (fails the test if it does not validate); return the world's summary."""
+        return self._control("POST", "/_sim/scenario", json=scenario)
+
+    def reset(self):
+        """Reload the default world and clear the request log; return the world's summary."""
+        summary = self._control("POST", "/_sim/reset")
+        self.clear_requests()
+        return summary
+
+    def requests(self):
+        return self._control("GET", "/_sim/requests")
+
+    def clear_requests(self):
+        return self._control("DELETE", "/_sim/requests")
+
+    def output(self):
+        """Return what the server printed after its start-up lines (stdout and stderr)."""
+        return self.simulator.output()
+
+
+def start(stack, state_dir, options):
+    """Start a simulator whose lifetime is the ExitStack's; fail the test with its output if it cannot start."""
+    try:
+        simulator = stack.enter_context(launcher.start_simulator(list(options), str(state_dir)))
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    handle = SimulatorHandle(simulator)
+    stack.callback(handle.session.close)
+    return handle
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory):
+    with contextlib.ExitStack() as stack:
+        yield start(stack, tmp_path_factory.mktemp("simulator"), ["--speed", "100"])
+
+
+@pytest.fixture
+def world(sim):
+    sim.reset()
+    return sim
+
+
+@pytest.fixture
+def simulator_factory(tmp_path):
+    numbers = itertools.count()
+    with contextlib.ExitStack() as stack:
+        def start_one(*options):
+            state_dir = tmp_path / ("simulator-%d" % next(numbers))
+            state_dir.mkdir()
+            return start(stack, state_dir, options)
+        yield start_one

@@ -1,0 +1,71 @@
+"""Small helpers shared by the simulator's tests (imported as a sibling module)."""
+
+import time
+
+STATUS_FIELDS = ",".join((
+    "$key", "machine", "running", "powerstate", "status", "state", "node", "started", "last_update",
+    "running_cores", "running_ram", "migratable", "agent_version", "agent_guest_info",
+))
+
+
+def ok_json(response, status=200):
+    """Return the JSON body of a response after checking its status."""
+    assert response.status_code == status, "%s %s -> %s %s" % (
+        response.request.method, response.request.url, response.status_code, response.text)
+    return response.json()
+
+
+def rows(sim, table, **params):
+    return ok_json(sim.api("GET", "/api/v4/" + table, params=params))
+
+
+def names(sim, filter_text, table="vms"):
+    """Return the sorted names of the rows a filter selects."""
+    return sorted(row["name"] for row in rows(sim, table, filter=filter_text, fields="name"))
+
+
+def vm_keys(sim):
+    """Return name -> VM key for the current world (names assumed unique)."""
+    return {row["name"]: row["$key"] for row in rows(sim, "vms", fields="$key,name")}
+
+
+def status_of(sim, vm_key):
+    """Return the machine_status row of a VM, found the documented way (vm -> machine -> status row)."""
+    machine = ok_json(sim.api("GET", "/api/v4/vms/%s" % vm_key, params={"fields": "machine"}))["machine"]
+    found = rows(sim, "machine_status", filter="machine eq %d" % machine, fields=STATUS_FIELDS)
+    assert len(found) == 1
+    return found[0]
+
+
+def act(sim, vm_key, action, **params):
+    body = {"vm": vm_key, "action": action}
+    if params:
+        body["params"] = params
+    return sim.api("POST", "/api/v4/vm_actions", json=body)
+
+
+def wait_for(fetch, predicate, timeout=5.0, interval=0.01):
+    """Poll fetch() until predicate(value) holds; return that value (fail with the last one seen)."""
+    deadline = time.monotonic() + timeout
+    value = fetch()
+    while not predicate(value):
+        assert time.monotonic() < deadline, "condition not reached; last value: %r" % (value,)
+        time.sleep(interval)
+        value = fetch()
+    return value
+
+
+def assert_consistent(row):
+    """Check that every machine_status column agrees with `running` and `status`."""
+    assert row["powerstate"] == row["running"]
+    if row["running"]:
+        assert row["state"] == "online"
+        assert row["node"] is not None
+        assert row["running_cores"] > 0 and row["running_ram"] > 0
+    else:
+        assert row["status"] == "stopped"
+        assert row["state"] == "offline"
+        assert row["node"] is None
+        assert row["running_cores"] == 0 and row["running_ram"] == 0
+    if not row["running"] or row["status"] == "starting":
+        assert row["agent_version"] == "" and row["agent_guest_info"] == {}

@@ -1,0 +1,157 @@
+"""The VergeOS REST API: authentication, table reads, power actions, status writes, snapshots."""
+
+import base64
+import binascii
+
+import query
+from wire import ApiError, Response, error_response
+from world import TABLES, as_key
+
+# Routes that change something: (table, with a key in the path) -> method.
+WRITES = {
+    ("vm_actions", False): "POST",
+    ("machine_snapshots", False): "POST",
+    ("machine_snapshots", True): "DELETE",
+    ("machine_status", True): "PUT",
+}
+ACTION_TABLES = ("vm_actions",)
+
+
+def receipt(api, table, key, row):
+    """Return the body VergeOS answers a create with (api: 'v4' or 'sys')."""
+    return {"location": "/%s/%s/%s" % (api, table, key), "dbpath": "%s/%s" % (table, key), "$row": row, "$key": key}
+
+
+# ---------------------------------------------------------------- authentication
+
+
+def _basic_principal(world, credentials):
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise ApiError(401, "Invalid authorization header") from error
+    name, separator, password = decoded.partition(":")
+    principal = world.user_principal(name, password) if separator else None
+    if principal is None:
+        raise ApiError(401, "Invalid username or password")
+    return principal
+
+
+def authenticate(world, headers):
+    """Return who sent the request (session token, Basic or Bearer), or raise ApiError(401)."""
+    token = headers.get("x-yottabyte-token")
+    if token:
+        principal = world.token_principal(token.strip())
+        if principal is None:
+            raise ApiError(401, "Invalid or expired token")
+        return principal
+    scheme, _space, credentials = (headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() == "basic":
+        return _basic_principal(world, credentials.strip())
+    if scheme.lower() == "bearer":
+        entry = world.api_keys.get(credentials.strip())
+        if entry is None:
+            raise ApiError(401, "Invalid API key")
+        return entry
+    raise ApiError(401, "Authentication required")
+
+
+# ---------------------------------------------------------------- session tokens
+
+
+def login(world, request):
+    """Return (principal, response) for POST /api/sys/tokens."""
+    body = request.json()
+    name = str(body.get("login", ""))
+    token = world.login(name, str(body.get("password", "")))
+    if token is None:
+        raise ApiError(401, "Invalid username or password")
+    return world.token_principal(token), Response(201, receipt("sys", "tokens", token, len(world.tokens)))
+
+
+def logout(world, principal, token):
+    owner = world.tokens.get(token)
+    if owner is None:
+        raise ApiError(404, "token does not exist")
+    if owner != principal.name and principal.role != "admin":
+        raise ApiError(403, "Permission denied")
+    del world.tokens[token]
+    return Response(200)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def read_rows(world, table, request):
+    params = query.parse_query(request.query)
+    return query.select(world.candidate_rows(table, params.condition), params, world.view(table))
+
+
+def read_row(world, table, key_text, request):
+    row = world.tables[table].get(as_key(key_text))
+    if row is None:
+        raise ApiError(404, "%s %s does not exist" % (table, key_text))
+    fields = request.query.get("fields")
+    entries = query.parse_fields(fields) if fields is not None else ("most",)
+    return query.project(row, query.expand_fields(entries, world.view(table)))
+
+
+def _write(world, table, key_text, request, now):
+    body = request.json()
+    if table == "vm_actions":
+        world.vm_action(body, now)
+        return Response(201)
+    if table == "machine_status":
+        key = as_key(key_text)
+        world.write_status(key, body, now)
+        return Response(200)
+    if key_text is None:
+        key = world.create_snapshot(body, now)
+        return Response(201, receipt("v4", table, key, key))
+    key = as_key(key_text)
+    if key is None or key not in world.tables[table]:
+        raise ApiError(404, "%s %s does not exist" % (table, key_text))
+    world.delete_snapshot(key)
+    return Response(200)
+
+
+def _table_route(world, principal, request, parts, now):
+    table = parts[0]
+    key_text = parts[1] if len(parts) == 2 else None
+    if len(parts) > 2 or (table not in TABLES and table not in ACTION_TABLES):
+        raise ApiError(404, "API not found: /v4/%s" % "/".join(parts))
+    if request.method == "GET" and table in TABLES:
+        return Response(200, read_rows(world, table, request) if key_text is None else read_row(world, table, key_text, request))
+    if WRITES.get((table, key_text is not None)) != request.method:
+        raise ApiError(405, "%s is not permitted on /v4/%s" % (request.method, "/".join(parts)))
+    if principal.role != "admin":
+        raise ApiError(403, "Permission denied")
+    return _write(world, table, key_text, request, now)
+
+
+def _route(world, request, now):
+    """Return (response, principal) for an /api request; raises ApiError."""
+    parts = [part for part in request.path.split("/") if part]
+    if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 3 and request.method == "POST":
+        principal, response = login(world, request)
+        return response, principal
+    principal = authenticate(world, request.headers)
+    if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 4 and request.method == "DELETE":
+        return logout(world, principal, parts[3]), principal
+    if parts[:2] != ["api", "v4"] or len(parts) < 3:
+        raise ApiError(404, "API not found: %s" % request.path)
+    return _table_route(world, principal, request, parts[2:], now), principal
+
+
+def handle(world, request, now):
+    """Answer an /api request; return (response, principal or None)."""
+    principal = None
+    with world.lock:
+        world.advance(now)
+        try:
+            response, principal = _route(world, request, now)
+        except query.QueryError:
+            response = error_response(ApiError(422, query.INVALID))
+        except ApiError as error:
+            response = error_response(error)
+    return response, principal

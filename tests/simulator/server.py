@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""VergeOS API simulator: a real HTTPS server on 127.0.0.1 that behaves like a VergeOS system.
+
+Run it in the foreground:
+
+    python tests/simulator/server.py --port 0 --speed 100
+
+It prints `ca: PATH` (the CA that signed its certificate) and then
+`listening on https://127.0.0.1:PORT`, and stops cleanly on SIGTERM or SIGINT.
+See README.md beside this file for the API it speaks and the /_sim surface.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Started by path from any directory: make the sibling modules importable.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import app  # noqa: E402  pylint: disable=wrong-import-position
+import scenario as scenarios  # noqa: E402  pylint: disable=wrong-import-position
+import tls  # noqa: E402  pylint: disable=wrong-import-position
+import wire  # noqa: E402  pylint: disable=wrong-import-position
+
+HOST = "127.0.0.1"
+# An idle keep-alive connection is closed after this many seconds, freeing its thread.
+IDLE_TIMEOUT = 60
+# Errors of clients that go away or fail the TLS handshake: not the server's problem.
+CLIENT_ERRORS = (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Reads one HTTP/1.1 request at a time and hands it to the application."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    # Buffered writes send headers and body together; split writes meet delayed ACKs (40 ms each).
+    wbufsize = -1
+    server_version = "vergeos-sim"
+    sys_version = ""
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self):
+        try:
+            super().handle()
+        except CLIENT_ERRORS:
+            self.close_connection = True
+
+    def _read_chunked(self):
+        chunks = []
+        while True:
+            size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError as error:
+                raise wire.ApiError(400, "Invalid chunked body") from error
+            if size == 0:
+                while self.rfile.readline(1024).strip():
+                    pass  # trailer fields
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _read_body(self):
+        if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        if not length.strip().isdigit():
+            raise wire.ApiError(400, "Invalid Content-Length")
+        return self.rfile.read(int(length))
+
+    def _serve(self):
+        try:
+            body = self._read_body()
+        except wire.ApiError as error:
+            self._send(wire.error_response(error))
+            self.close_connection = True
+            return
+        request = wire.make_request(self.command, self.path, self.headers, body)
+        self._send(self.server.app.handle(request))
+
+    def _send(self, response):
+        payload = b"" if response.body is None else json.dumps(response.body, separators=(",", ":")).encode("utf-8")
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Stay quiet: the request log is served under /_sim/requests."""
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Many short-lived clients (benchmarks) arrive at once.
+    request_queue_size = 128
+
+    def __init__(self, port, simulator, context):
+        super().__init__((HOST, port), Handler)
+        self.app = simulator
+        if context is not None:
+            # The handshake then happens in the connection's own thread, not in the accept loop.
+            self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], CLIENT_ERRORS):
+            super().handle_error(request, client_address)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="VergeOS API simulator (HTTPS on 127.0.0.1).")
+    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default 0)")
+    parser.add_argument("--scenario", metavar="FILE", help="JSON scenario file (see scenario.schema.json); default: the default world")
+    parser.add_argument("--vms", type=int, default=10, metavar="N", help="number of VMs of the default world (default 10)")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="time scale: guest durations are divided by X (default 1; a scenario's speed wins)")
+    parser.add_argument("--state-dir", metavar="DIR", help="where to write the CA and server certificate (default: a fresh temp dir)")
+    parser.add_argument("--http", action="store_true", help="serve plain HTTP (for the simulator's own tests only)")
+    args = parser.parse_args(argv)
+    if args.speed <= 0:
+        parser.error("--speed must be more than 0")
+    if args.vms < 0:
+        parser.error("--vms must not be negative")
+    return args
+
+
+def start_definition(args):
+    """Return the validated scenario the server starts with (and returns to on reset)."""
+    if args.scenario is None:
+        return scenarios.default_scenario(args.vms)
+    with open(args.scenario, encoding="utf-8") as handle:
+        return scenarios.validate(json.load(handle))
+
+
+def tls_context(state_dir):
+    """Write the certificates, announce the CA file and return the server context."""
+    ca_path, cert_path, key_path = tls.write_certificates(state_dir)
+    print("ca: %s" % ca_path, flush=True)
+    return tls.server_context(cert_path, key_path)
+
+
+def serve(args, state_dir):
+    simulator = app.Simulator(start_definition(args), args.speed)
+    context = None if args.http else tls_context(state_dir)
+    server = Server(args.port, simulator, context)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_signal_args: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    print("listening on %s://%s:%d" % ("http" if args.http else "https", HOST, server.server_address[1]), flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    own_state_dir = args.state_dir is None
+    state_dir = tempfile.mkdtemp(prefix="vergeos-sim-") if own_state_dir else args.state_dir
+    os.makedirs(state_dir, exist_ok=True)
+    try:
+        serve(args, state_dir)
+    except (OSError, ValueError) as error:
+        print("error: %s" % error, file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if own_state_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Requests and answers as the application sees them, and the one error type.
+
+The HTTP layer builds a Request, the application answers a Response; an
+ApiError raised anywhere becomes the answer {"err": message} with its code.
+"""
+
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote
+
+
+class ApiError(Exception):
+    """Answered as HTTP `code` with the body {"err": message}."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict  # name -> last value, as the API reads parameters
+    raw_query: dict  # name -> value, or list of values when repeated, as the log shows them
+    headers: object  # case-insensitive mapping (http.client.HTTPMessage)
+    body: bytes = b""
+
+    def json(self):
+        """Return the parsed JSON body ({} when empty); ApiError 400 when it is not a JSON object."""
+        if not self.body.strip():
+            return {}
+        try:
+            value = json.loads(self.body)
+        except ValueError as error:
+            raise ApiError(400, "Invalid JSON body: %s" % error) from error
+        if not isinstance(value, dict):
+            raise ApiError(400, "Invalid JSON body: expected an object")
+        return value
+
+
+@dataclass
+class Response:
+    status: int
+    body: object = None  # JSON value; None sends an empty body
+
+
+def error_response(error):
+    """Return the answer to an ApiError."""
+    return Response(error.code, {"err": error.message})
+
+
+def make_request(method, target, headers, body):
+    """Return a Request from the request line's target ('/path?query'), headers and body bytes."""
+    path, _mark, query_string = target.partition("?")
+    parsed = parse_qs(query_string, keep_blank_values=True)
+    return Request(
+        method=method,
+        path=unquote(path),
+        query={name: values[-1] for name, values in parsed.items()},
+        raw_query={name: values[0] if len(values) == 1 else values for name, values in parsed.items()},
+        headers=headers,
+        body=body,
+    )

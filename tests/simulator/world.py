@@ -1,0 +1,437 @@
+"""The simulated VergeOS system: its tables, users, keys, tokens and machines.
+
+A World is built from one validated scenario and replaced whole when another
+is loaded. Every read and write holds `lock` and first calls `advance(now)`,
+which applies the power transitions and snapshot expiries that fell due.
+
+Keys come from different ranges per table (VMs from 1, machines from 100,
+machine_status rows from 5000, machine_snapshots from 800) so a client that
+confuses a VM key with a machine or status key fails here as it would on a
+real system, where nothing promises they are equal.
+"""
+
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+
+import power
+import query
+import scenario as scenarios
+from wire import ApiError
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    columns: tuple
+    refs: dict  # reference column -> referenced table
+    summary: tuple
+
+
+STATUS_COLUMNS = (
+    "$key", "machine", "running", "powerstate", "status", "status_info", "state", "node", "migrated_node",
+    "migration_destination", "started", "local_time", "last_update", "running_cores", "running_ram", "migratable",
+    "agent_version", "agent_features", "agent_guest_info",
+)
+VM_COLUMNS = (
+    "$key", "name", "description", "enabled", "cpu_cores", "ram", "os_family", "guest_agent", "uefi", "secure_boot",
+    "machine_type", "cloudinit_datasource", "created", "modified", "is_snapshot", "uuid", "machine", "running",
+)
+SNAPSHOT_COLUMNS = (
+    "$key", "name", "description", "created", "expires", "expires_type", "quiesced", "created_manually", "machine",
+    "snap_machine", "snapshot_period",
+)
+
+TABLES = {
+    "system": TableSpec(("$key", "name", "cloud_name", "yb_version", "os_version", "uuid"), {}, ("$key", "name", "yb_version")),
+    "clusters": TableSpec(("$key", "name", "description", "enabled", "created"), {}, ("$key", "name")),
+    "nodes": TableSpec(("$key", "name", "description", "cluster", "running", "maintenance", "physical", "cores", "ram", "ipaddress"),
+                       {"cluster": "clusters"}, ("$key", "name", "cluster", "running")),
+    "vms": TableSpec(VM_COLUMNS, {"machine": "machines"}, ("$key", "name", "machine", "is_snapshot")),
+    "machines": TableSpec(("$key", "name", "type", "cluster", "status", "preferred_node", "ha_group", "created"),
+                          {"cluster": "clusters", "status": "machine_status", "preferred_node": "nodes"},
+                          ("$key", "name", "type", "cluster", "status")),
+    "machine_status": TableSpec(STATUS_COLUMNS, {"machine": "machines", "node": "nodes", "migrated_node": "nodes",
+                                                 "migration_destination": "nodes"},
+                                ("$key", "machine", "running", "status", "state", "node")),
+    "machine_nics": TableSpec(("$key", "name", "description", "machine", "interface", "macaddress", "ipaddress", "vnet",
+                               "enabled", "status", "orderid"),
+                              {"machine": "machines", "status": "machine_nic_status"}, ("$key", "name", "machine", "macaddress")),
+    "machine_nic_status": TableSpec(("$key", "parent_nic", "status", "state", "speed", "last_update"),
+                                    {"parent_nic": "machine_nics"}, ("$key", "parent_nic", "status")),
+    "machine_snapshots": TableSpec(SNAPSHOT_COLUMNS, {"machine": "machines", "snap_machine": "machines"},
+                                   ("$key", "name", "machine", "created", "expires")),
+    "tag_categories": TableSpec(("$key", "name", "description", "taggable_vms", "single_tag_selection", "created", "modified"),
+                                {}, ("$key", "name")),
+    "tags": TableSpec(("$key", "name", "description", "category", "created", "modified"), {"category": "tag_categories"},
+                      ("$key", "name", "category")),
+    "tag_members": TableSpec(("$key", "tag", "member"), {"tag": "tags"}, ("$key", "tag", "member")),
+}
+
+KEY_STARTS = {"vms": 1, "machines": 100, "machine_status": 5000, "machine_snapshots": 800}
+# Stable timestamps make generated worlds identical from run to run.
+EPOCH = 1735689600  # 2025-01-01T00:00:00Z
+DEFAULT_SNAPSHOT_LIFETIME = 72 * 3600
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who sent a request: a name for the log and a role for permissions."""
+
+    name: str
+    role: str
+
+
+class KeyAllocator:
+    """Hands out increasing keys from a start, skipping keys already taken."""
+
+    def __init__(self, start, taken=()):
+        self.next_key = start
+        self.taken = set(taken)
+
+    def allocate(self, avoid=()):
+        while self.next_key in self.taken or self.next_key in avoid:
+            self.next_key += 1
+        self.taken.add(self.next_key)
+        return self.next_key
+
+
+def as_key(value):
+    """Return value as a row key when it is an int or a numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+class TableView:
+    """What the query language sees of one table: column getters and column groups."""
+
+    def __init__(self, world, table):
+        self.world = world
+        self.table = table
+
+    def getter(self, path):
+        return self.world.getter(self.table, path)
+
+    def columns(self, group):
+        spec = TABLES[self.table]
+        return spec.summary if group == "summary" else spec.columns
+
+
+def _nic_address(ordinal):
+    """Return (MAC, IP) of the default NIC of the VM with this ordinal."""
+    mac = "52:54:00:%02x:%02x:%02x" % ((ordinal >> 16) & 255, (ordinal >> 8) & 255, ordinal & 255)
+    ip = "10.%d.%d.%d" % ((ordinal // 62500) % 256, (ordinal // 250) % 250, ordinal % 250 + 2)
+    return mac, ip
+
+
+class World:
+    """One simulated VergeOS system."""
+
+    def __init__(self, definition, default_speed, now):
+        self.lock = threading.RLock()
+        self.definition = definition
+        self.power = power.PowerModel(definition.get("speed", default_speed))
+        self.tables = {name: {} for name in TABLES}
+        self.machines = {}
+        self.tokens = {}
+        self.users = {user["name"]: user for user in scenarios.users_of(definition)}
+        self.api_keys = {entry["key"]: Principal(entry.get("user", "apikey"), entry.get("role", "admin"))
+                         for entry in definition.get("api_keys", [])}
+        self._placements = 0
+        self._build(definition, now)
+
+    # ------------------------------------------------------------ building
+
+    def _insert(self, table, row):
+        self.tables[table][row["$key"]] = row
+        return row
+
+    def _build(self, definition, now):
+        system = scenarios.system_of(definition)
+        self._insert("system", {"$key": 1, "uuid": str(uuid.UUID(int=1)), **system})
+        clusters = self._build_named("clusters", scenarios.clusters_of(definition), self._cluster_row)
+        first_cluster = next(iter(clusters.values()))
+        self._build_named("nodes", scenarios.nodes_of(definition),
+                          lambda key, node: self._node_row(key, node, clusters.get(node.get("cluster"), first_cluster)))
+        categories = self._build_named("tag_categories", definition.get("tag_categories", []), self._category_row)
+        self._tag_keys = self._build_named("tags", definition.get("tags", []),
+                                           lambda key, tag: self._tag_row(key, tag, categories[tag["category"]]))
+        self._cluster_keys = clusters
+        self._node_keys = {row["name"]: key for key, row in self.tables["nodes"].items()}
+        self._allocators = {
+            "vms": KeyAllocator(KEY_STARTS["vms"], [vm["key"] for vm in definition.get("vms", []) if "key" in vm]),
+            "machines": KeyAllocator(KEY_STARTS["machines"]),
+            "machine_status": KeyAllocator(KEY_STARTS["machine_status"]),
+            "machine_snapshots": KeyAllocator(KEY_STARTS["machine_snapshots"]),
+            "machine_nics": KeyAllocator(1),
+            "machine_nic_status": KeyAllocator(1),
+            "tag_members": KeyAllocator(1),
+        }
+        vms_by_name = {}
+        for ordinal, spec in enumerate(scenarios.vm_specs(definition)):
+            machine = self._add_vm(spec, ordinal, now)
+            vms_by_name.setdefault(spec["name"], machine)
+            if spec.get("key"):
+                vms_by_name[spec["key"]] = machine
+        for snapshot in definition.get("snapshots", []):
+            self.take_snapshot(vms_by_name[snapshot["vm"]], snapshot, now)
+
+    def _build_named(self, table, items, make_row):
+        """Insert one row per item (explicit keys kept, others allocated); return name -> key."""
+        allocator = KeyAllocator(1, [item["key"] for item in items if "key" in item])
+        keys = {}
+        for item in items:
+            key = item.get("key") or allocator.allocate()
+            self._insert(table, make_row(key, item))
+            keys[item["name"]] = key
+        return keys
+
+    @staticmethod
+    def _cluster_row(key, cluster):
+        return {"$key": key, "name": cluster["name"], "description": cluster.get("description", ""), "enabled": True, "created": EPOCH}
+
+    @staticmethod
+    def _node_row(key, node, cluster_key):
+        return {"$key": key, "name": node["name"], "description": "", "cluster": cluster_key, "running": True,
+                "maintenance": False, "physical": True, "cores": 64, "ram": 524288, "ipaddress": "192.168.10.%d" % (key % 250 + 1)}
+
+    @staticmethod
+    def _category_row(key, category):
+        return {"$key": key, "name": category["name"], "description": category.get("description", ""), "taggable_vms": True,
+                "single_tag_selection": False, "created": EPOCH, "modified": EPOCH}
+
+    @staticmethod
+    def _tag_row(key, tag, category_key):
+        return {"$key": key, "name": tag["name"], "description": tag.get("description", ""), "category": category_key,
+                "created": EPOCH, "modified": EPOCH}
+
+    def _add_vm(self, spec, ordinal, now):
+        """Create the rows of one VM (vm, machine, status, NICs, tag members); return its Machine."""
+        vm_key = spec.get("key") or self._allocators["vms"].allocate()
+        # A VM's three keys always differ, as nothing on a real system makes them equal.
+        machine_key = self._allocators["machines"].allocate(avoid=(vm_key,))
+        status_key = self._allocators["machine_status"].allocate(avoid=(vm_key, machine_key))
+        cluster = self._cluster_keys.get(spec.get("cluster"), next(iter(self._cluster_keys.values())))
+        created = EPOCH + ordinal * 60
+        vm = self._insert("vms", {
+            "$key": vm_key, "name": spec["name"], "description": spec.get("description", ""), "enabled": spec.get("enabled", True),
+            "cpu_cores": spec.get("cpu_cores", 1), "ram": spec.get("ram", 1024), "os_family": spec.get("os_family", "linux"),
+            "guest_agent": spec.get("guest_agent", False), "uefi": spec.get("uefi", False), "secure_boot": spec.get("secure_boot", False),
+            "machine_type": spec.get("machine_type", "pc-q35-9.0"), "cloudinit_datasource": "none", "created": created,
+            "modified": created, "is_snapshot": spec.get("is_snapshot", False), "uuid": str(uuid.UUID(int=(0x5EED << 64) | vm_key)),
+            "machine": machine_key, "running": None,
+        })
+        self._insert("machines", {"$key": machine_key, "name": spec["name"], "type": "vm", "cluster": cluster, "status": status_key,
+                                  "preferred_node": None, "ha_group": None, "created": created})
+        row = self._insert("machine_status", {"$key": status_key, "machine": machine_key, "started": 0})
+        timings = spec["timings"]
+        guest = power.Guest(timings["boot"], timings["shutdown"], timings["kill"], timings["reboot"], vm["guest_agent"])
+        machine = power.Machine(machine_key, vm, row, [], [], cluster, guest)
+        if not vm["is_snapshot"]:
+            for index, nic in enumerate(spec.get("nics") or [{}]):
+                self._add_nic(machine, index, nic, _nic_address(ordinal + 256 * index))
+        self.machines[machine_key] = machine
+        power.set_stopped(machine, now)
+        if spec.get("power") == "running":
+            self._boot_at_load(machine, spec, ordinal, now)
+        for tag in spec.get("tags", []):
+            key = self._allocators["tag_members"].allocate()
+            self._insert("tag_members", {"$key": key, "tag": self._tag_keys[tag], "member": "vms/%d" % vm_key})
+        return machine
+
+    def _boot_at_load(self, machine, spec, ordinal, now):
+        node = self._node_keys.get(spec.get("node")) or self.pick_node(machine, None)
+        started = now - 3600 * (ordinal % 48 + 1)
+        power.set_started(machine, node, "running", started)
+        power.set_guest_up(machine, started)
+
+    def _add_nic(self, machine, index, nic, default_address):
+        nic_key = self._allocators["machine_nics"].allocate()
+        status_key = self._allocators["machine_nic_status"].allocate()
+        mac, ip = default_address
+        row = self._insert("machine_nics", {
+            "$key": nic_key, "name": nic.get("name", "nic_%d" % index), "description": "", "machine": machine.key,
+            "interface": nic.get("interface", "virtio"), "macaddress": nic.get("macaddress", mac),
+            "ipaddress": nic.get("ipaddress", ip), "vnet": nic.get("vnet", 1), "enabled": nic.get("enabled", True),
+            "status": status_key, "orderid": index,
+        })
+        machine.nics.append(row)
+        machine.nic_status.append(self._insert("machine_nic_status", {"$key": status_key, "parent_nic": nic_key, "status": "down",
+                                                                      "state": "offline", "speed": 10000, "last_update": 0}))
+
+    # ------------------------------------------------------------ reading
+
+    def advance(self, now):
+        """Apply every transition and snapshot expiry due by now."""
+        self.power.advance(now)
+        expired = [row for row in self.tables["machine_snapshots"].values() if 0 < row["expires"] <= now]
+        for row in expired:
+            self.delete_snapshot(row["$key"])
+
+    def getter(self, table, path):
+        """Return a function row -> value for a column path (references followed), or None if the path names no column."""
+        spec = TABLES[table]
+        head = path[0]
+        if head not in spec.columns:
+            return None
+        if len(path) == 1:
+            return lambda row: row.get(head)
+        target = spec.refs.get(head)
+        rest = self.getter(target, path[1:]) if target else None
+        if rest is None:
+            return None
+        rows = self.tables[target]
+
+        def follow(row):
+            referenced = rows.get(row.get(head))
+            return None if referenced is None else rest(referenced)
+        return follow
+
+    def view(self, table):
+        return TableView(self, table)
+
+    def candidate_rows(self, table, condition):
+        """Return the rows a filter can match: looked up by key when it pins keys (the polling case), else all."""
+        rows = self.tables[table]
+        keys = query.equality_keys(condition, "$key")
+        if keys is not None:
+            return [rows[key] for key in keys if key in rows]
+        if table == "machine_status":
+            machine_keys = query.equality_keys(condition, "machine")
+            if machine_keys is not None:
+                return [self.machines[key].row for key in machine_keys if key in self.machines]
+        return list(rows.values())
+
+    # ------------------------------------------------------------ identities
+
+    def login(self, name, password):
+        """Return a new session token for valid credentials, else None."""
+        user = self.users.get(name)
+        if user is None or user["password"] != password:
+            return None
+        token = secrets.token_hex(20)
+        self.tokens[token] = name
+        return token
+
+    def user_principal(self, name, password):
+        user = self.users.get(name)
+        if user is None or user["password"] != password:
+            return None
+        return Principal(name, user.get("role", "admin"))
+
+    def token_principal(self, token):
+        name = self.tokens.get(token)
+        return None if name is None else Principal(name, self.users[name].get("role", "admin"))
+
+    # ------------------------------------------------------------ power
+
+    def pick_node(self, machine, preferred):
+        """Return the node a VM starts on: the preferred one if it exists, else the next of its cluster's nodes in turn."""
+        preferred_key = as_key(preferred)
+        if preferred_key in self.tables["nodes"]:
+            return preferred_key
+        nodes = self.tables["nodes"].values()
+        candidates = [row["$key"] for row in nodes if row["running"] and row["cluster"] == machine.cluster]
+        candidates = candidates or [row["$key"] for row in nodes if row["running"]]
+        if not candidates:
+            return None
+        self._placements += 1
+        return candidates[(self._placements - 1) % len(candidates)]
+
+    def vm_action(self, body, now):
+        """Carry out POST vm_actions or raise ApiError."""
+        action = body.get("action")
+        if action is None:
+            raise ApiError(422, "field 'action' is required")
+        if action not in power.ACTIONS:
+            raise ApiError(422, "value '%s' is not in list for field 'action'" % action)
+        params = body.get("params") or {}
+        if not isinstance(params, dict):
+            raise ApiError(422, "field 'params' must be an object")
+        machine = self._machine_of_vm(body.get("vm"))
+        if machine.vm["is_snapshot"]:
+            raise ApiError(422, "cannot %s a snapshot" % action)
+        self.power.act(machine, action, params, now, pick_node=lambda preferred: self.pick_node(machine, preferred))
+
+    def _machine_of_vm(self, value):
+        if value is None:
+            raise ApiError(422, "field 'vm' is required")
+        key = as_key(value)
+        if key is None:
+            raise ApiError(422, "field 'vm' must be a VM key")
+        vm = self.tables["vms"].get(key)
+        if vm is None:
+            raise ApiError(404, "vm %s does not exist" % key)
+        return self.machines[vm["machine"]]
+
+    def write_status(self, key, changes, now):
+        """Carry out PUT machine_status/<key> or raise ApiError."""
+        row = self.tables["machine_status"].get(key)
+        if row is None:
+            raise ApiError(404, "machine_status %s does not exist" % key)
+        machine = self.machines[row["machine"]]
+        power.write_status(self.power, machine, changes, now, node_exists=lambda node: as_key(node) in self.tables["nodes"],
+                           pick_node=lambda preferred: self.pick_node(machine, preferred))
+
+    # ------------------------------------------------------------ snapshots
+
+    def create_snapshot(self, body, now):
+        """Carry out POST machine_snapshots; return the new row's key or raise ApiError."""
+        key = as_key(body.get("machine"))
+        if key is None:
+            raise ApiError(422, "field 'machine' is required and must be a machine key")
+        machine = self.machines.get(key)
+        if machine is None:
+            raise ApiError(404, "machine %s does not exist" % key)
+        if machine.vm["is_snapshot"]:
+            raise ApiError(422, "cannot snapshot a snapshot")
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise ApiError(422, "field 'name' is required")
+        expires = body.get("expires", int(now) + DEFAULT_SNAPSHOT_LIFETIME)
+        if isinstance(expires, bool) or not isinstance(expires, int) or expires < 0:
+            raise ApiError(422, "field 'expires' must be a unix time or 0")
+        quiesce = body.get("quiesce", False)
+        if quiesce and not machine.row["agent_version"]:
+            raise ApiError(422, "cannot quiesce: the guest agent is not answering")
+        spec = {"name": name, "description": body.get("description", ""), "expires": expires,
+                "created_manually": bool(body.get("created_manually", False)), "quiesced": bool(quiesce)}
+        return self.take_snapshot(machine, spec, now)
+
+    def take_snapshot(self, machine, spec, now):
+        """Add a machine_snapshots row and its snapshot VM (is_snapshot, never running); return the row key."""
+        source = machine.vm
+        snapshot_vm = {key: source[key] for key in ("cpu_cores", "ram", "os_family", "guest_agent", "uefi", "secure_boot", "machine_type")}
+        snapshot_vm.update(name=spec["name"], description=spec.get("description", ""), is_snapshot=True,
+                           cluster=self.tables["clusters"][machine.cluster]["name"], timings=scenarios.DEFAULT_TIMINGS)
+        snap_machine = self._add_vm(snapshot_vm, len(self.tables["vms"]), now)
+        key = self._allocators["machine_snapshots"].allocate()
+        expires = spec.get("expires", 0)
+        self._insert("machine_snapshots", {
+            "$key": key, "name": spec["name"], "description": spec.get("description", ""), "created": int(now),
+            "expires": expires, "expires_type": "date" if expires else "never", "quiesced": spec.get("quiesced", False),
+            "created_manually": spec.get("created_manually", True), "machine": machine.key, "snap_machine": snap_machine.key,
+            "snapshot_period": None,
+        })
+        return key
+
+    def delete_snapshot(self, key):
+        """Remove a machine_snapshots row and its snapshot VM, or raise ApiError(404)."""
+        row = self.tables["machine_snapshots"].pop(key, None)
+        if row is None:
+            raise ApiError(404, "machine_snapshots %s does not exist" % key)
+        machine = self.machines.pop(row["snap_machine"], None)
+        if machine is not None:
+            self.power.cancel(machine)
+            self.tables["vms"].pop(machine.vm["$key"], None)
+            self.tables["machines"].pop(machine.key, None)
+            self.tables["machine_status"].pop(machine.row["$key"], None)
+
+    def counts(self):
+        """Return the number of rows per table."""
+        return {name: len(rows) for name, rows in self.tables.items()}

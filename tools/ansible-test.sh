@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Run ansible-test on a staged copy of the collection (see tools/stage.py).
+#   tools/ansible-test.sh sanity|units|integration [ansible-test options]
+# Fails on "All targets skipped" and on any sanity skip not in tests/sanity/allowed-skips.txt.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+command=$1
+shift
+export PATH="$root/.venv/bin:$PATH"
+python=$root/.venv/bin/python
+pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+# ansible-test bootstraps pip in its virtualenvs from a script it downloads from a
+# host these machines cannot reach; it uses a cached copy first, so give it one.
+pip_version=$("$python" - <<'PY'
+import os
+import re
+
+import ansible_test
+
+source = os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')
+with open(source, encoding='utf-8') as handle:
+    print(re.search(r"pip='([^']+)'", handle.read()).group(1))
+PY
+)
+mkdir -p "$HOME/.ansible/test/cache"
+cp "$root/tools/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+
+stage_parent=$(mktemp -d)
+trap 'rm -rf "$stage_parent"' EXIT
+stage=$("$python" "$root/tools/stage.py" "$stage_parent")
+if [ "$command" = integration ] && [ -f "$root/tests/integration/integration_config.yml" ]; then
+    cp "$root/tests/integration/integration_config.yml" "$stage/tests/integration/"
+fi
+
+log=$(mktemp)
+set +e
+(cd "$stage" && ansible-test "$command" --python "$pyver" --color no "$@") 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+mkdir -p "$root/tests/output"
+rm -rf "$root/tests/output/ansible-test-$command"
+[ -d "$stage/tests/output" ] && cp -r "$stage/tests/output" "$root/tests/output/ansible-test-$command"
+
+if grep -q 'All targets skipped' "$log"; then
+    echo "FAILED: ansible-test $command ran nothing ('All targets skipped')." >&2
+    rc=1
+fi
+# Names of the sanity tests that ran but skipped their work: ansible-test says so
+# only in a warning ("Skipping sanity test", or a missing program such as shellcheck).
+skipped_sanity_tests() {
+    awk '/^WARNING: Reviewing previous/ { exit }
+         /^Running sanity test/ { match($0, /"[^"]+"/); current = substr($0, RSTART + 1, RLENGTH - 2) }
+         /^WARNING: (Skipping sanity test|Required program)/ { print current }' "$1" | sort -u
+}
+if [ "$command" = sanity ]; then
+    allowed="$root/tests/sanity/allowed-skips.txt"
+    while read -r skipped; do
+        if ! grep -qx "$skipped" <(grep -v '^#' "$allowed" | cut -d' ' -f1); then
+            echo "FAILED: sanity test '$skipped' was skipped and is not in tests/sanity/allowed-skips.txt." >&2
+            rc=1
+        fi
+    done < <(skipped_sanity_tests "$log")
+fi
+rm -f "$log"
+exit "$rc"

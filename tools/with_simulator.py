@@ -1,0 +1,81 @@
+"""Run a command with a VergeOS simulator started for it, then stop the simulator.
+
+    python tools/with_simulator.py [--vms N] [--speed X] [--scenario FILE]
+        [--integration-config PATH] -- COMMAND [ARG ...]
+
+The command sees the simulator through the collection's own environment
+variables (VERGEOS_HOST, VERGEOS_USERNAME, VERGEOS_PASSWORD, VERGEOS_CA_PATH,
+VERGEOS_VALIDATE_CERTS) plus VERGEOS_SIM_URL for test-support calls.
+``--integration-config`` also writes those values as variables for
+ansible-test, which does not pass the environment to integration targets.
+The exit status is the command's.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'simulator'))
+
+from launcher import start_simulator  # noqa: E402 pylint: disable=wrong-import-position
+
+
+def parse_args(argv):
+    """Return the options and the command to run."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--vms', type=int, help='size of the default world')
+    parser.add_argument('--speed', type=float, help='time scale of the simulated durations')
+    parser.add_argument('--scenario', help='scenario file to start with')
+    parser.add_argument('--integration-config', help='write ansible-test integration variables to this file')
+    parser.add_argument('command', nargs=argparse.REMAINDER, help='the command, after --')
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ['--'] else args.command
+    if not command:
+        parser.error('a command to run is needed after --')
+    return args, command
+
+
+def simulator_environment(simulator):
+    """Return the environment variables that point a client at the simulator."""
+    return {
+        'VERGEOS_HOST': simulator.host,
+        'VERGEOS_USERNAME': 'admin',
+        'VERGEOS_PASSWORD': 'admin',
+        'VERGEOS_CA_PATH': simulator.ca,
+        'VERGEOS_VALIDATE_CERTS': 'true',
+        'VERGEOS_SIM_URL': simulator.url,
+    }
+
+
+def write_integration_config(path, environment):
+    """Write the simulator's coordinates as YAML variables (plain scalars, all quoted)."""
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('# Written by tools/with_simulator.py for one test run; not committed.\n')
+        for name, value in sorted(environment.items()):
+            handle.write('%s: "%s"\n' % (name.lower(), value))
+
+
+def main(argv):
+    """Start the simulator, run the command, stop the simulator."""
+    args, command = parse_args(argv)
+    options = []
+    if args.vms is not None:
+        options += ['--vms', str(args.vms)]
+    if args.speed is not None:
+        options += ['--speed', str(args.speed)]
+    if args.scenario:
+        options += ['--scenario', args.scenario]
+    with tempfile.TemporaryDirectory(prefix='vergeos-sim-') as state_dir:
+        with start_simulator(options, state_dir) as simulator:
+            environment = simulator_environment(simulator)
+            if args.integration_config:
+                write_integration_config(args.integration_config, environment)
+            print('simulator: %s (ca %s)' % (simulator.url, simulator.ca), flush=True)
+            return subprocess.run(command, env=dict(os.environ, **environment), check=False).returncode
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
