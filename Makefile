@@ -49,8 +49,8 @@ units: venv ## ansible-test units
 functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider tests/functional
 
-integration: venv ## ansible-test integration against a simulator started for the run
-	$(BIN)/python tools/with_simulator.py --integration-config tests/integration/integration_config.yml -- tools/ansible-test.sh integration
+integration: venv ## ansible-test integration against a simulator started for the run (ARGS=TARGET to pick one)
+	$(BIN)/python tools/with_simulator.py --speed 100 -- tools/ansible-test.sh integration $(ARGS)
 
 lint: venv ## ruff, then ansible-lint (production profile, offline)
 	$(BIN)/ruff check --quiet .

@@ -30,8 +30,9 @@ cp "$root/tools/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_ver
 stage_parent=$(mktemp -d)
 trap 'rm -rf "$stage_parent"' EXIT
 stage=$("$python" "$root/tools/stage.py" "$stage_parent")
-if [ "$command" = integration ] && [ -f "$root/tests/integration/integration_config.yml" ]; then
-    cp "$root/tests/integration/integration_config.yml" "$stage/tests/integration/"
+# tools/with_simulator.py names the simulator's coordinates for integration targets.
+if [ "$command" = integration ] && [ -n "${VERGEOS_INTEGRATION_CONFIG:-}" ]; then
+    cp "$VERGEOS_INTEGRATION_CONFIG" "$stage/tests/integration/integration_config.yml"
 fi
 
 log=$(mktemp)

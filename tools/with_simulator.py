@@ -1,14 +1,14 @@
 """Run a command with a VergeOS simulator started for it, then stop the simulator.
 
-    python tools/with_simulator.py [--vms N] [--speed X] [--scenario FILE]
-        [--integration-config PATH] -- COMMAND [ARG ...]
+    python tools/with_simulator.py [--vms N] [--speed X] [--scenario FILE] -- COMMAND [ARG ...]
 
 The command sees the simulator through the collection's own environment
 variables (VERGEOS_HOST, VERGEOS_USERNAME, VERGEOS_PASSWORD, VERGEOS_CA_PATH,
 VERGEOS_VALIDATE_CERTS) plus VERGEOS_SIM_URL for test-support calls.
-``--integration-config`` also writes those values as variables for
-ansible-test, which does not pass the environment to integration targets.
-The exit status is the command's.
+It also writes those values as YAML variables to a file named by
+VERGEOS_INTEGRATION_CONFIG, which tools/ansible-test.sh copies into the staged
+collection as tests/integration/integration_config.yml: ansible-test does not
+pass the environment to integration targets. The exit status is the command's.
 """
 
 import argparse
@@ -29,7 +29,6 @@ def parse_args(argv):
     parser.add_argument('--vms', type=int, help='size of the default world')
     parser.add_argument('--speed', type=float, help='time scale of the simulated durations')
     parser.add_argument('--scenario', help='scenario file to start with')
-    parser.add_argument('--integration-config', help='write ansible-test integration variables to this file')
     parser.add_argument('command', nargs=argparse.REMAINDER, help='the command, after --')
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ['--'] else args.command
@@ -71,8 +70,9 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix='vergeos-sim-') as state_dir:
         with start_simulator(options, state_dir) as simulator:
             environment = simulator_environment(simulator)
-            if args.integration_config:
-                write_integration_config(args.integration_config, environment)
+            config = os.path.join(state_dir, 'integration_config.yml')
+            write_integration_config(config, environment)
+            environment['VERGEOS_INTEGRATION_CONFIG'] = config
             print('simulator: %s (ca %s)' % (simulator.url, simulator.ca), flush=True)
             return subprocess.run(command, env=dict(os.environ, **environment), check=False).returncode
 

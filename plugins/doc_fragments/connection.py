@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """How to reach a VergeOS system: the same options for every module and the inventory plugin."""
+
+    # Modules: vergeos.power.connection. Environment variables are read through env_fallback.
+    DOCUMENTATION = r'''
+options:
+  host:
+    description:
+      - The VergeOS system to talk to, as V(host), V(host:port) or V(https://host[:port]).
+      - The API is served over HTTPS only; other schemes and URLs with a path are refused.
+      - If not set, the environment variable E(VERGEOS_HOST) is used.
+    type: str
+    required: true
+  username:
+    description:
+      - User name for HTTP Basic authentication, used with O(password).
+      - Ignored when O(api_key) is set.
+      - If not set, the environment variable E(VERGEOS_USERNAME) is used.
+    type: str
+  password:
+    description:
+      - Password of O(username). Never shown in output or error messages.
+      - If not set, the environment variable E(VERGEOS_PASSWORD) is used.
+    type: str
+  api_key:
+    description:
+      - API key (VergeOS 26.0 and later), sent as an C(Authorization) C(Bearer) header. Wins over O(username) and O(password).
+      - Never shown in output or error messages.
+      - If not set, the environment variable E(VERGEOS_API_KEY) is used.
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the system's TLS certificate.
+      - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate.
+      - If not set, the environment variable E(VERGEOS_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file (or directory) of the CA that signed the system's certificate, used when O(validate_certs=true).
+      - Without it the system's CA store is used (or E(REQUESTS_CA_BUNDLE) when that is set).
+      - If not set, the environment variable E(VERGEOS_CA_PATH) is used.
+    type: path
+  api_timeout:
+    description:
+      - Seconds to wait for the system to accept a connection and for each answer.
+      - Reads are retried with backoff on connection errors, HTTP 429 and 5xx within a bounded budget; power actions are never re-sent.
+      - If not set, the environment variable E(VERGEOS_API_TIMEOUT) is used.
+    type: int
+    default: 30
+requirements:
+  - requests
+notes:
+  - Give O(username) and O(password), or O(api_key).
+  - The environment variables are those an AWX / Automation Controller custom credential type injects.
+'''
+
+    # Plugins (the inventory plugin): vergeos.power.connection.plugin.
+    PLUGIN = r'''
+options:
+  host:
+    description:
+      - The VergeOS system to talk to, as V(host), V(host:port) or V(https://host[:port]).
+      - The API is served over HTTPS only; other schemes and URLs with a path are refused.
+    type: str
+    required: true
+    env:
+      - name: VERGEOS_HOST
+  username:
+    description:
+      - User name for HTTP Basic authentication, used with O(password). Ignored when O(api_key) is set.
+    type: str
+    env:
+      - name: VERGEOS_USERNAME
+  password:
+    description:
+      - Password of O(username). Never shown in output or error messages.
+    type: str
+    env:
+      - name: VERGEOS_PASSWORD
+  api_key:
+    description:
+      - API key (VergeOS 26.0 and later), sent as an C(Authorization) C(Bearer) header. Wins over O(username) and O(password).
+      - Never shown in output or error messages.
+    type: str
+    env:
+      - name: VERGEOS_API_KEY
+  validate_certs:
+    description:
+      - Whether to verify the system's TLS certificate.
+      - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate.
+    type: bool
+    default: true
+    env:
+      - name: VERGEOS_VALIDATE_CERTS
+  ca_path:
+    description:
+      - PEM file (or directory) of the CA that signed the system's certificate, used when O(validate_certs=true).
+      - Without it the system's CA store is used (or E(REQUESTS_CA_BUNDLE) when that is set).
+    type: path
+    env:
+      - name: VERGEOS_CA_PATH
+  api_timeout:
+    description:
+      - Seconds to wait for the system to accept a connection and for each answer.
+      - Reads are retried with backoff on connection errors, HTTP 429 and 5xx within a bounded budget.
+    type: int
+    default: 30
+    env:
+      - name: VERGEOS_API_TIMEOUT
+requirements:
+  - requests
+notes:
+  - Give O(username) and O(password), or O(api_key).
+'''

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The argument specs every module merges (documented by the doc fragments of the same names).
+
+- ``connection_argument_spec()``: doc fragment ``vergeos.power.connection``.
+- ``selection_argument_spec()`` and ``SELECTION_MUTUALLY_EXCLUSIVE``: doc fragment ``vergeos.power.selection``.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.vergeos.power.plugins.module_utils.client import DEFAULT_TIMEOUT, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, VergeOSClient
+from ansible_collections.vergeos.power.plugins.module_utils.power_state import POWER_STATES
+
+# Option name -> environment variable (what an AWX custom credential type injects).
+CONNECTION_ENV = {
+    'host': 'VERGEOS_HOST',
+    'username': 'VERGEOS_USERNAME',
+    'password': 'VERGEOS_PASSWORD',
+    'api_key': 'VERGEOS_API_KEY',
+    'validate_certs': 'VERGEOS_VALIDATE_CERTS',
+    'ca_path': 'VERGEOS_CA_PATH',
+    'api_timeout': 'VERGEOS_API_TIMEOUT',
+}
+
+
+def _env(option):
+    return (env_fallback, [CONNECTION_ENV[option]])
+
+
+def connection_argument_spec():
+    """Return a fresh copy of the connection options' argument spec (secrets no_log, environment fallbacks)."""
+    return {
+        'host': {'type': 'str', 'required': True, 'fallback': _env('host')},
+        'username': {'type': 'str', 'fallback': _env('username')},
+        'password': {'type': 'str', 'no_log': True, 'fallback': _env('password')},
+        'api_key': {'type': 'str', 'no_log': True, 'fallback': _env('api_key')},
+        'validate_certs': {'type': 'bool', 'default': True, 'fallback': _env('validate_certs')},
+        'ca_path': {'type': 'path', 'fallback': _env('ca_path')},
+        'api_timeout': {'type': 'int', 'default': DEFAULT_TIMEOUT, 'fallback': _env('api_timeout')},
+    }
+
+
+def selection_argument_spec():
+    """Return a fresh copy of the VM selection options: name, id, names, ids, filters, allow_empty."""
+    return {
+        'name': {'type': 'str'},
+        'id': {'type': 'int'},
+        'names': {'type': 'list', 'elements': 'str'},
+        'ids': {'type': 'list', 'elements': 'int'},
+        'filters': {'type': 'dict', 'options': {
+            'name_regex': {'type': 'str'},
+            'tags': {'type': 'list', 'elements': 'str'},
+            'power_state': {'type': 'list', 'elements': 'str', 'choices': list(POWER_STATES)},
+            'node': {'type': 'list', 'elements': 'str'},
+            'cluster': {'type': 'list', 'elements': 'str'},
+        }},
+        'allow_empty': {'type': 'bool', 'default': False},
+    }
+
+
+SELECTION_MUTUALLY_EXCLUSIVE = [['name', 'id'], ['filters', 'name'], ['filters', 'id'], ['filters', 'names'], ['filters', 'ids']]
+
+
+def selection_from_params(params):
+    """Return the keyword arguments of vms.select_vms() from module parameters (filters without unset keys)."""
+    filters = {key: value for key, value in (params.get('filters') or {}).items() if value not in (None, [])}
+    return {'vm_id': params.get('id'), 'name': params.get('name'), 'ids': params.get('ids'), 'names': params.get('names'),
+            'filters': filters or None, 'allow_empty': bool(params.get('allow_empty'))}
+
+
+def require_requests(module):
+    """Fail the module cleanly when the requests library is missing."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+
+
+def client_from_params(params, **kwargs):
+    """Return a VergeOSClient from the connection options (module params or inventory options); VergeOSError if invalid."""
+    return VergeOSClient(
+        host=params.get('host'), username=params.get('username'), password=params.get('password'), api_key=params.get('api_key'),
+        validate_certs=params.get('validate_certs', True), ca_path=params.get('ca_path'),
+        api_timeout=params.get('api_timeout', DEFAULT_TIMEOUT), **kwargs)

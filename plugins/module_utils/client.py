@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The one HTTP client of the collection: a requests session to one VergeOS system.
+
+Everything else (lookup, listing, power actions, the inventory) calls the
+``get``/``put``/``post``/``delete`` methods here and handles ``VergeOSError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import time
+import traceback
+import warnings
+from urllib.parse import urlsplit
+
+try:
+    import requests
+except ImportError:
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+from ansible_collections.vergeos.power.plugins.module_utils.errors import MAX_DETAIL, VergeOSError, redact, server_message, shorten
+from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, is_retryable_method, is_retryable_status, parse_retry_after
+
+API_PREFIX = '/api/v4/'
+DEFAULT_TIMEOUT = 30
+USER_AGENT = 'ansible-collection-vergeos.power'
+JSON_HEADERS = {'Content-Type': 'application/json', 'Accept': 'application/json'}
+
+
+def parse_host(host):
+    """Return the base URL ``https://host[:port]`` for a host, host:port or https URL; VergeOSError otherwise.
+
+    A URL with another scheme, a path, a query or credentials in it is refused with
+    a message saying what to give instead (credentials are never repeated).
+    """
+    text = (host or '').strip() if isinstance(host, str) else ''
+    if not text:
+        raise VergeOSError('host is required: give the VergeOS system as host, host:port or https://host[:port]')
+    if '@' in text:
+        raise VergeOSError('host must not carry credentials (user:password@host): give username and password, or api_key')
+    if '://' in text:
+        scheme, rest = text.split('://', 1)
+        if scheme.lower() != 'https':
+            raise VergeOSError('host %r: only https:// is supported (VergeOS serves its API over HTTPS only)' % text)
+    else:
+        rest = text
+    parts = urlsplit('https://' + rest)
+    if parts.path not in ('', '/') or parts.query or parts.fragment or '?' in rest or '#' in rest:
+        raise VergeOSError('host %r must not contain a path or query: give only host[:port], the collection adds /api/v4' % text)
+    try:
+        port = parts.port
+    except ValueError:
+        raise VergeOSError('host %r: the port must be a number from 1 to 65535' % text) from None
+    if not parts.hostname or port == 0:
+        raise VergeOSError('host %r is not a valid host, host:port or https://host[:port]' % text)
+    return 'https://' + parts.netloc
+
+
+def _verify_setting(validate_certs, ca_path):
+    """Return requests' ``verify``: False, the CA path, or True (the system's CA store)."""
+    if not validate_certs:
+        return False
+    if ca_path:
+        path = os.path.expanduser(ca_path)
+        if not os.path.exists(path):
+            raise VergeOSError('ca_path %s does not exist: give a PEM file (or a directory of them) with the CA that signed the VergeOS certificate' % path)
+        return path
+    return True
+
+
+def _timeout_setting(api_timeout):
+    try:
+        value = float(DEFAULT_TIMEOUT if api_timeout is None else api_timeout)
+    except (TypeError, ValueError):
+        value = 0.0
+    if value <= 0:
+        raise VergeOSError('api_timeout must be a number of seconds greater than 0, not %r' % (api_timeout,))
+    return value
+
+
+class VergeOSClient:
+    """A session to one VergeOS system: authentication, TLS, timeouts, retries and error translation.
+
+    ``get`` and ``put`` are retried (with backoff and jitter, within ``retry``'s
+    budget) on connection errors, 429 and 5xx; ``post`` and ``delete`` are sent
+    once. Every failure is a VergeOSError whose text never contains a credential.
+    """
+
+    def __init__(self, host, *, username=None, password=None, api_key=None, validate_certs=True, ca_path=None,
+                 api_timeout=DEFAULT_TIMEOUT, retry=None, session=None, sleep=time.sleep, rand=random.random, clock=time.time):
+        if session is None and not HAS_REQUESTS:
+            raise VergeOSError('the Python library requests is required to talk to VergeOS')
+        self.url = parse_host(host)
+        self._secrets = []
+        self.auth_method, authorization = self._authorization(username, password, api_key)
+        self.verify = _verify_setting(validate_certs, ca_path)
+        self.timeout = _timeout_setting(api_timeout)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock
+        self.session = session if session is not None else requests.Session()
+        self.session.headers.update(JSON_HEADERS)
+        self.session.headers['User-Agent'] = USER_AGENT
+        self.session.headers['Authorization'] = authorization
+
+    # ------------------------------------------------------------ setup
+
+    def _authorization(self, username, password, api_key):
+        """Return (method, Authorization header); an API key wins over a user name and password."""
+        if api_key:
+            if not api_key.isascii() or not api_key.isprintable() or any(c.isspace() for c in api_key):
+                raise VergeOSError('api_key contains characters an HTTP header cannot carry (spaces, line breaks or non-ASCII)')
+            header = 'Bearer ' + api_key
+            self._secrets += [api_key, header]
+            return 'api_key', header
+        if not username or password is None or password == '':
+            raise VergeOSError('no credentials: give username and password, or api_key')
+        if ':' in username:
+            raise VergeOSError('username must not contain ":" (HTTP Basic authentication cannot carry it)')
+        token = base64.b64encode(('%s:%s' % (username, password)).encode('utf-8')).decode('ascii')
+        header = 'Basic ' + token
+        self._secrets += [password, token, header]
+        return 'basic', header
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # ------------------------------------------------------------ errors
+
+    def _clean(self, text, limit=MAX_DETAIL):
+        """Return text with credentials scrubbed, then shortened (in that order, so no part of a secret survives a cut)."""
+        return shorten(redact(str(text), self._secrets), limit)
+
+    def _transport_reason(self, exc):
+        """Return the root cause of a requests transport error, without its long wrapper text."""
+        cause = exc.args[0] if exc.args else exc
+        return self._clean(getattr(cause, 'reason', cause))
+
+    def error(self, message, status=None, attempted=None):
+        """Return a VergeOSError with this client's credentials scrubbed from its text."""
+        return VergeOSError(redact(str(message), self._secrets), status, redact(attempted, self._secrets) if attempted else attempted)
+
+    def _http_error(self, response, attempted):
+        try:
+            body = json.loads(response.content.decode('utf-8')) if response.content else None
+        except ValueError:
+            body = None
+        text = response.content.decode('utf-8', 'replace') if response.content else ''
+        message = self._clean(server_message(body) or text or response.reason or 'no message')
+        if response.status_code == 401:
+            message = '%s (check %s)' % (message, 'api_key' if self.auth_method == 'api_key' else 'username and password')
+        return self.error(message, response.status_code, attempted)
+
+    def _transport_error(self, exc, method, attempted):
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            message = 'timed out after %gs connecting to %s' % (self.timeout, self.url)
+        elif isinstance(exc, requests.exceptions.Timeout):
+            message = 'no answer from %s within %gs' % (self.url, self.timeout)
+        elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            message = 'the answer from %s was cut off: %s' % (self.url, self._transport_reason(exc))
+        else:
+            message = 'cannot connect to %s: %s' % (self.url, self._transport_reason(exc))
+        if not is_retryable_method(method) and not isinstance(exc, requests.exceptions.ConnectTimeout):
+            message += ' (the request may or may not have been carried out: read the state again before deciding)'
+        return self.error(message, None, attempted)
+
+    def _tls_error(self, exc, attempted):
+        if self.verify is False:
+            return self.error('TLS error with %s: %s' % (self.url, self._transport_reason(exc)), None, attempted)
+        hint = 'check ca_path (the CA that signed the VergeOS certificate)' if isinstance(self.verify, str) else \
+            'give the CA that signed the VergeOS certificate in ca_path, or set validate_certs to false (insecure)'
+        return self.error('TLS certificate verification of %s failed: %s; %s' % (self.url, self._transport_reason(exc), hint), None, attempted)
+
+    # ------------------------------------------------------------ requests
+
+    def _send(self, method, url, params, body):
+        kwargs = {'params': params, 'timeout': self.timeout, 'verify': self.verify}
+        if body is not None:
+            kwargs['data'] = json.dumps(body)
+        if self.verify is False:
+            # The user chose validate_certs: false; one warning per request would drown the output.
+            with warnings.catch_warnings():
+                warnings.filterwarnings('ignore', message='Unverified HTTPS request')
+                return self.session.request(method, url, **kwargs)
+        # verify= on every request: with REQUESTS_CA_BUNDLE set, requests ignores session.verify.
+        return self.session.request(method, url, **kwargs)
+
+    def _decode(self, response, attempted):
+        if not response.content or not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content.decode('utf-8'))
+        except ValueError:
+            kind = response.headers.get('Content-Type') or 'no Content-Type'
+            snippet = self._clean(response.content.decode('utf-8', 'replace'), 120)
+            raise self.error('the answer is not valid JSON (%s, %d bytes): %s' % (kind, len(response.content), snippet),
+                             response.status_code, attempted) from None
+
+    def _attempt(self, method, url, params, body, attempted):
+        """Send once; return (decoded body, None, None) or (None, error, Retry-After seconds)."""
+        try:
+            response = self._send(method, url, params, body)
+        except requests.exceptions.SSLError as exc:
+            raise self._tls_error(exc, attempted) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            return None, self._transport_error(exc, method, attempted), None
+        except requests.exceptions.RequestException as exc:
+            raise self.error('request to %s failed: %s' % (self.url, self._clean(exc)), None, attempted) from None
+        if 200 <= response.status_code < 300:
+            return self._decode(response, attempted), None, None
+        failure = self._http_error(response, attempted)
+        if not is_retryable_status(method, response.status_code):
+            raise failure
+        return None, failure, parse_retry_after(response.headers.get('Retry-After'), self._clock())
+
+    def request(self, method, path, params=None, body=None, attempted=None):
+        """Send ``method`` to ``/api/v4/<path>`` and return the decoded JSON answer (None for an empty one).
+
+        ``attempted`` says in words what this is for; it prefixes every error.
+        """
+        method = method.upper()
+        url = self.url + API_PREFIX + path.lstrip('/')
+        retry, slept = 0, 0.0
+        while True:
+            result, failure, retry_after = self._attempt(method, url, params, body, attempted)
+            if failure is None:
+                return result
+            delay = self.retry.next_delay(retry, slept, retry_after, self._rand) if is_retryable_method(method) else None
+            if delay is None:
+                if retry:
+                    raise self.error('%s (gave up after %d tries)' % (failure.message, retry + 1), failure.status, attempted)
+                raise failure
+            self._sleep(delay)
+            slept += delay
+            retry += 1
+
+    def get(self, path, params=None, attempted=None):
+        return self.request('GET', path, params=params, attempted=attempted)
+
+    def put(self, path, body, attempted=None):
+        return self.request('PUT', path, body=body, attempted=attempted)
+
+    def post(self, path, body, attempted=None):
+        """Send once, never again: the caller reads the state and decides after a failure."""
+        return self.request('POST', path, body=body, attempted=attempted)
+
+    def delete(self, path, attempted=None):
+        return self.request('DELETE', path, attempted=attempted)
+
+    def about(self):
+        """Return the system row (``$key``, ``yb_version``, ``os_version``, ``cloud_name``): a cheap connection check."""
+        rows = self.get('system', {'fields': '$key,yb_version,os_version,cloud_name'}, attempted='reading the VergeOS system')
+        if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+            raise self.error('unexpected answer to GET system: %s' % shorten(rows), None, 'reading the VergeOS system')
+        return rows[0]

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""When to send a request again and how long to wait first (pure; the client does the sending)."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+
+# Answers worth another try: 429 (throttled) and every 5xx (server or proxy trouble) but
+# these definite ones: not implemented, HTTP version not supported, insufficient cluster resources.
+DEFINITE_5XX = frozenset([501, 505, 507])
+# Only requests that are safe to repeat. POST (power actions, snapshots) never is:
+# the caller reads the state again and decides.
+RETRY_METHODS = frozenset(['GET', 'PUT'])
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A bounded retry budget.
+
+    ``retries``: sends after the first one. ``base`` and ``cap``: the backoff before
+    retry n is ``min(cap, base * 2**n)``, half of it fixed and half random (jitter,
+    so many clients throttled together do not come back together). ``budget``: the
+    most time spent sleeping between tries of one request. ``retry_after_cap``: a
+    server's Retry-After is honoured up to this many seconds.
+    """
+
+    retries: int = 4
+    base: float = 0.5
+    cap: float = 8.0
+    budget: float = 30.0
+    retry_after_cap: float = 30.0
+
+    def backoff(self, retry, rand):
+        """Return the sleep before retry number ``retry`` (0 for the first retry); ``rand()`` is in [0, 1)."""
+        ceiling = min(self.cap, self.base * (2 ** retry))
+        return ceiling / 2 + ceiling / 2 * rand()
+
+    def next_delay(self, retry, slept, retry_after=None, rand=None):
+        """Return the sleep before retry number ``retry``, or None when the budget is spent.
+
+        ``slept``: seconds already slept for this request. ``retry_after``: the server's
+        Retry-After in seconds (None when absent); it wins over the backoff, capped.
+        """
+        if retry >= self.retries:
+            return None
+        if retry_after is not None:
+            delay = min(max(retry_after, 0.0), self.retry_after_cap)
+        else:
+            delay = self.backoff(retry, rand or (lambda: 0.5))
+        if slept + delay > self.budget:
+            return None
+        return delay
+
+
+def is_retryable_status(method, status):
+    """Return whether an answer with this HTTP status to this method deserves another try."""
+    if method.upper() not in RETRY_METHODS:
+        return False
+    return status == 429 or (500 <= status <= 599 and status not in DEFINITE_5XX)
+
+
+def is_retryable_method(method):
+    return method.upper() in RETRY_METHODS
+
+
+def parse_retry_after(value, now):
+    """Return a Retry-After header (seconds or an HTTP date) as seconds from ``now`` (unix time); None if unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)

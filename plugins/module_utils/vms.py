@@ -1,0 +1,258 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Finding VMs: one by id or exact name, many by ids/names, or by filters; with their power state.
+
+Every read asks for VM_FIELDS, so one request gives the VM and its machine
+status (through traversal fields). Snapshot rows of ``vms`` are never selected.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.power_state import POWER_STATES, power_state_of
+from ansible_collections.vergeos.power.plugins.module_utils.query import (
+    DEFAULT_PAGE_SIZE, MAX_URL_LENGTH, all_of, condition, list_rows, read_by_keys, rows_of, unique,
+)
+
+VM_FIELDS = (
+    '$key', 'name', 'description', 'enabled', 'machine', 'cpu_cores', 'ram', 'os_family', 'guest_agent', 'uefi',
+    'machine_type', 'uuid', 'created', 'modified',
+    'machine#status as status_key',
+    'machine#status#running as running',
+    'machine#status#status as status',
+    'machine#status#status_info as status_info',
+    'machine#status#state as state',
+    'machine#status#started as started',
+    'machine#status#node#name as node_name',
+    'machine#cluster#name as cluster_name',
+)
+NOT_SNAPSHOT = condition('is_snapshot', 'eq', False)
+FILTER_KEYS = ('name_regex', 'tags', 'power_state', 'node', 'cluster')
+DEFAULT_MAX_TARGETS = 50
+TAG_MEMBER_PREFIX = 'vms/'
+
+
+# ---------------------------------------------------------------- input checks
+
+
+def vm_key(value):
+    """Return a VM id as an int (numeric strings accepted); VergeOSError otherwise."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str) and re.fullmatch(r'\s*\d+\s*', value):
+        value = int(value)
+    if not isinstance(value, int) or value < 1:
+        raise VergeOSError('a VM id is a positive whole number (the VM $key), not %r' % (value,))
+    return value
+
+
+def _name_list(value, what):
+    if value is None:
+        return []
+    values = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(item, str) and item for item in values):
+        raise VergeOSError('%s must be a name or a list of non-empty names, not %r' % (what, value))
+    return values
+
+
+def normalise_filters(filters):
+    """Return filters with list values (names as given); VergeOSError for unknown keys or power states."""
+    if not filters:
+        return {}
+    if not isinstance(filters, dict):
+        raise VergeOSError('filters must be a dict with keys from: %s' % ', '.join(FILTER_KEYS))
+    unknown = sorted(set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise VergeOSError('unknown filter key(s) %s: use %s' % (', '.join(unknown), ', '.join(FILTER_KEYS)))
+    result = {}
+    regex = filters.get('name_regex')
+    if regex is not None:
+        if not isinstance(regex, str) or not regex:
+            raise VergeOSError('filters.name_regex must be a non-empty POSIX extended regular expression')
+        result['name_regex'] = regex
+    for key in ('tags', 'power_state', 'node', 'cluster'):
+        values = _name_list(filters.get(key), 'filters.' + key)
+        if values:
+            result[key] = values
+    wrong = [state for state in result.get('power_state', []) if state not in POWER_STATES]
+    if wrong:
+        raise VergeOSError('filters.power_state: unknown %s; known: %s' % (', '.join(wrong), ', '.join(POWER_STATES)))
+    return result
+
+
+def _sorted(rows):
+    return sorted(rows, key=lambda row: (str(row.get('name')), row.get('$key') or 0))
+
+
+def _ids_text(rows):
+    return ', '.join(str(row.get('$key')) for row in sorted(rows, key=lambda row: row.get('$key') or 0))
+
+
+# ---------------------------------------------------------------- one VM
+
+
+def vm_by_id(client, vm_id):
+    """Return the VM row with this id: ONE request; VergeOSError when there is none."""
+    key = vm_key(vm_id)
+    attempted = 'reading VM id %d' % key
+    rows = read_by_keys(client, 'vms', VM_FIELDS, [key], base_filter=NOT_SNAPSHOT, attempted=attempted)
+    if not rows:
+        raise VergeOSError('no VM has id %d' % key, None, attempted)
+    return rows[0]
+
+
+def vm_by_name(client, name):
+    """Return the one VM row with exactly this name: ONE request; VergeOSError for none or several."""
+    if not isinstance(name, str) or not name:
+        raise VergeOSError('a VM name must be a non-empty string, not %r' % (name,))
+    attempted = 'looking up VM %r' % name
+    rows = read_by_keys(client, 'vms', VM_FIELDS, [name], field='name', base_filter=NOT_SNAPSHOT, attempted=attempted)
+    if not rows:
+        raise VergeOSError('no VM is named %r' % name, None, attempted)
+    if len(rows) > 1:
+        raise VergeOSError('%d VMs are named %r (ids %s): give id to pick one' % (len(rows), name, _ids_text(rows)), None, attempted)
+    return rows[0]
+
+
+# ---------------------------------------------------------------- many VMs
+
+
+def read_vms(client, ids, attempted='reading VMs', max_url_length=MAX_URL_LENGTH):
+    """Return {id: VM row} for these ids: one request per chunk of ids (absent ids are left out)."""
+    keys = [vm_key(value) for value in ids]
+    rows = read_by_keys(client, 'vms', VM_FIELDS, keys, base_filter=NOT_SNAPSHOT, attempted=attempted, max_url_length=max_url_length)
+    return {row['$key']: row for row in rows}
+
+
+def vm_reader(client, max_url_length=MAX_URL_LENGTH):
+    """Return the reader the waiter polls with: keys -> {key: row}, one read per round."""
+    return lambda keys: read_vms(client, keys, attempted='polling the power state of %d VM(s)' % len(keys), max_url_length=max_url_length)
+
+
+def vms_by_ids(client, ids, max_url_length=MAX_URL_LENGTH):
+    """Return the VM rows of these ids (each once); VergeOSError naming the ids that do not exist."""
+    keys = unique(vm_key(value) for value in ids)
+    found = read_vms(client, keys, max_url_length=max_url_length)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise VergeOSError('no VM has id %s' % ', '.join(str(key) for key in missing), None, 'reading VMs by id')
+    return [found[key] for key in keys]
+
+
+def vms_by_names(client, names, max_url_length=MAX_URL_LENGTH):
+    """Return one VM row per name; VergeOSError naming the names that match no VM, or several."""
+    names = unique(_name_list(names, 'names'))
+    attempted = 'looking up VMs by name'
+    rows = read_by_keys(client, 'vms', VM_FIELDS, names, field='name', base_filter=NOT_SNAPSHOT, attempted=attempted,
+                        max_url_length=max_url_length)
+    by_name = {}
+    for row in rows:
+        by_name.setdefault(row.get('name'), []).append(row)
+    missing = [name for name in names if name not in by_name]
+    ambiguous = ['%r (ids %s)' % (name, _ids_text(by_name[name])) for name in names if len(by_name.get(name, ())) > 1]
+    problems = []
+    if missing:
+        problems.append('no VM is named %s' % ', '.join(repr(name) for name in missing))
+    if ambiguous:
+        problems.append('several VMs share the name %s: give ids to pick' % '; '.join(ambiguous))
+    if problems:
+        raise VergeOSError('; '.join(problems), None, attempted)
+    return [by_name[name][0] for name in names]
+
+
+def tagged_vm_ids(client, tags):
+    """Return the ids of the VMs that carry every one of these tag names: ONE tag_members request."""
+    wanted = set(tags)
+    rows = rows_of(client.get('tag_members', {
+        'filter': condition('member', 'bw', TAG_MEMBER_PREFIX),
+        'fields': 'member,tag#name as tag_name',
+    }, attempted='reading VM tags'), 'reading VM tags')
+    carried = {}
+    for row in rows:
+        member = row.get('member')
+        if isinstance(member, str) and member.startswith(TAG_MEMBER_PREFIX) and row.get('tag_name') in wanted:
+            suffix = member[len(TAG_MEMBER_PREFIX):]
+            if suffix.isdigit():
+                carried.setdefault(int(suffix), set()).add(row['tag_name'])
+    return sorted(key for key, names in carried.items() if names >= wanted)
+
+
+def matches_client_filters(row, filters):
+    """Return whether a VM row passes the filters evaluated on the client: power_state, node, cluster."""
+    if 'power_state' in filters and power_state_of(row.get('status')) not in filters['power_state']:
+        return False
+    if 'node' in filters and row.get('node_name') not in filters['node']:
+        return False
+    return not ('cluster' in filters and row.get('cluster_name') not in filters['cluster'])
+
+
+def vms_by_filters(client, filters, page_size=DEFAULT_PAGE_SIZE, max_url_length=MAX_URL_LENGTH):
+    """Return the VM rows matching the filters, sorted by name then id.
+
+    ``name_regex`` is matched on the server (``rx``); ``tags`` costs one tag_members
+    request and then one read per chunk of the tagged ids; otherwise one request per
+    page of VMs. ``power_state``, ``node`` and ``cluster`` are matched here.
+    """
+    filters = normalise_filters(filters)
+    server_filter = NOT_SNAPSHOT
+    if 'name_regex' in filters:
+        server_filter = all_of(server_filter, condition('name', 'rx', filters['name_regex']))
+    if 'tags' in filters:
+        ids = tagged_vm_ids(client, filters['tags'])
+        rows = read_by_keys(client, 'vms', VM_FIELDS, ids, base_filter=server_filter, attempted='reading the tagged VMs',
+                            max_url_length=max_url_length)
+    else:
+        rows = list_rows(client, 'vms', VM_FIELDS, filter_text=server_filter, page_size=page_size, attempted='listing VMs')
+    return _sorted(row for row in rows if matches_client_filters(row, filters))
+
+
+# ---------------------------------------------------------------- selection
+
+
+def check_blast_radius(rows, by_filter, allow_empty=False, max_targets=None):
+    """Raise VergeOSError when a selection by filter is empty (unless allowed) or larger than max_targets."""
+    if not by_filter:
+        return
+    if not rows and not allow_empty:
+        raise VergeOSError('the filters match no VM (set allow_empty to accept that)')
+    if max_targets is not None and len(rows) > max_targets:
+        names = ', '.join(str(row.get('name')) for row in rows[:10]) + (', ...' if len(rows) > 10 else '')
+        raise VergeOSError('the filters match %d VMs, more than max_targets (%d): %s; narrow the filters or raise max_targets'
+                           % (len(rows), max_targets, names))
+
+
+def select_vms(client, *, vm_id=None, name=None, ids=None, names=None, filters=None, allow_empty=False, max_targets=None,
+               page_size=DEFAULT_PAGE_SIZE, max_url_length=MAX_URL_LENGTH):
+    """Return the selected VM rows, the same way for every module and the role.
+
+    One VM by ``vm_id`` or ``name``, many by ``ids`` and/or ``names`` (each must exist,
+    a shared name is an error listing its ids), or by ``filters``. Filters cannot be
+    mixed with the others. ``allow_empty`` and ``max_targets`` apply to filters only
+    (``max_targets`` None: no limit, as for reading). Many VMs come sorted by name, then id.
+    """
+    explicit = vm_id is not None or name is not None or bool(ids) or bool(names)
+    if filters and explicit:
+        raise VergeOSError('select VMs either by filters or by id, name, ids and names, not both')
+    if filters:
+        rows = vms_by_filters(client, filters, page_size=page_size, max_url_length=max_url_length)
+        check_blast_radius(rows, True, allow_empty, max_targets)
+        return rows
+    if not explicit:
+        raise VergeOSError('no VM selected: give id, name, ids, names or filters')
+    if vm_id is not None and name is None and not ids and not names:
+        return [vm_by_id(client, vm_id)]
+    if name is not None and vm_id is None and not ids and not names:
+        return [vm_by_name(client, name)]
+    rows = []
+    all_ids = ([] if vm_id is None else [vm_id]) + list(ids or [])
+    all_names = ([] if name is None else [name]) + _name_list(names, 'names')
+    if all_ids:
+        rows.extend(vms_by_ids(client, all_ids, max_url_length=max_url_length))
+    if all_names:
+        rows.extend(vms_by_names(client, all_names, max_url_length=max_url_length))
+    unique_rows = {row['$key']: row for row in rows}
+    return _sorted(unique_rows.values())
