@@ -1,0 +1,312 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: vergeos_vm_info
+short_description: Read VergeOS VMs with their power state, and optionally their tags and NIC addresses
+version_added: 0.1.0
+description:
+  - Reads the VMs of a VergeOS system selected by O(name), O(id), O(names), O(ids) or O(filters),
+    each with its power state, in one request per page (or per chunk of keys).
+  - With no selection at all, returns every VM. Snapshot rows of the C(vms) table are never returned.
+  - Tags cost one more request (O(include_tags)), NIC addresses one more (O(include_addresses)), whatever the number of VMs.
+  - It only reads; it never changes anything.
+author:
+  - vergeos.power contributors (@vergeos)
+extends_documentation_fragment:
+  - vergeos.power.connection
+  - vergeos.power.selection
+options:
+  include_tags:
+    description:
+      - Add RV(vms[].tags) and RV(vms[].tag_categories) to each VM (one extra request for all VMs).
+    type: bool
+    default: false
+  include_addresses:
+    description:
+      - Add RV(vms[].addresses), the NICs with MAC and IP address, to each VM (one extra request for all VMs).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; check mode returns the same data.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+notes:
+  - Without a selection, O(allow_empty) does not matter; an empty system returns an empty RV(vms).
+  - A selection by O(filters) that matches no VM fails unless O(allow_empty=true).
+'''
+
+EXAMPLES = r'''
+- name: Read one VM by exact name (fails if missing, or if several VMs share the name)
+  vergeos.power.vergeos_vm_info:
+    host: vergeos.example.com
+    username: admin
+    password: "{{ vergeos_password }}"
+    name: web01
+  register: web01
+
+- name: Show its power state (the keys of the one VM are also at the top level)
+  ansible.builtin.debug:
+    msg: "{{ web01.name }} is {{ web01.power_state }} on {{ web01.node }}"
+
+- name: Read one VM by id, with its tags and NIC addresses
+  vergeos.power.vergeos_vm_info:
+    host: vergeos.example.com
+    api_key: "{{ vergeos_api_key }}"
+    id: 42
+    include_tags: true
+    include_addresses: true
+  register: vm42
+
+- name: Read several VMs by name and id
+  vergeos.power.vergeos_vm_info:
+    host: vergeos.example.com
+    username: admin
+    password: "{{ vergeos_password }}"
+    names: [web01, "db, primary"]
+    ids: [7, 8]
+
+- name: Running production web VMs on cluster1 (fails when none matches)
+  vergeos.power.vergeos_vm_info:
+    host: vergeos.example.com
+    username: admin
+    password: "{{ vergeos_password }}"
+    filters:
+      name_regex: '^web[0-9]+$'
+      tags: [production]
+      power_state: [running]
+      cluster: [cluster1]
+  register: prod_web
+
+- name: VMs on node2, an empty answer is fine
+  vergeos.power.vergeos_vm_info:
+    host: vergeos.example.com
+    username: admin
+    password: "{{ vergeos_password }}"
+    filters:
+      node: [node2]
+    allow_empty: true
+
+- name: Every VM, connection options given once with module_defaults
+  module_defaults:
+    group/vergeos.power.vergeos:
+      host: vergeos.example.com
+      username: admin
+      password: "{{ vergeos_password }}"
+      ca_path: /etc/pki/vergeos-ca.pem
+  block:
+    - name: List all VMs with their addresses
+      vergeos.power.vergeos_vm_info:
+        include_addresses: true
+      register: all_vms
+
+    - name: Names of the stopped VMs
+      ansible.builtin.debug:
+        msg: "{{ all_vms.vms | selectattr('power_state', 'eq', 'stopped') | map(attribute='name') | list }}"
+
+# Ad-hoc, with VERGEOS_HOST, VERGEOS_USERNAME and VERGEOS_PASSWORD in the environment:
+#   ansible localhost -m vergeos.power.vergeos_vm_info -a 'name=web01'
+#   ansible localhost -m vergeos.power.vergeos_vm_info -a '{"filters": {"power_state": ["running"]}}'
+'''
+
+RETURN = r'''
+vms:
+  description:
+    - One dict per selected VM, sorted by name then id (one VM by O(name) or O(id) gives a list of one).
+    - With exactly one VM selected by O(name) or O(id), the same keys are also returned at the top level.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The VM key (C($key) of the C(vms) table).
+      type: int
+      sample: 42
+    name:
+      description: VM name (not unique in VergeOS).
+      type: str
+      sample: web01
+    machine:
+      description: Key of the VM's machine (the key its status row and NICs refer to).
+      type: int
+      sample: 104
+    power_state:
+      description: Normalised power state of the raw RV(vms[].status).
+      type: str
+      choices: [running, stopped, starting, stopping, migrating, hibernated, maintenance, error, unknown]
+      sample: running
+    status:
+      description: Raw VergeOS machine status (null without a status row).
+      type: str
+      sample: running
+    running:
+      description: The C(running) flag of the machine status.
+      type: bool
+      sample: true
+    node:
+      description: Name of the node the VM runs on (null when it does not run).
+      type: str
+      sample: node1
+    cluster:
+      description: Name of the VM's cluster.
+      type: str
+      sample: cluster1
+    description:
+      description: VM description.
+      type: str
+      sample: Front web server
+    enabled:
+      description: Whether the VM is enabled.
+      type: bool
+      sample: true
+    os_family:
+      description: Guest OS family.
+      type: str
+      sample: linux
+    cpu_cores:
+      description: Number of CPU cores.
+      type: int
+      sample: 2
+    ram:
+      description: RAM in MB.
+      type: int
+      sample: 2048
+    guest_agent:
+      description: Whether the guest agent is enabled for the VM.
+      type: bool
+      sample: true
+    uefi:
+      description: Whether the VM boots with UEFI.
+      type: bool
+      sample: false
+    machine_type:
+      description: Emulated machine type.
+      type: str
+      sample: pc-q35-9.0
+    uuid:
+      description: VM UUID.
+      type: str
+      sample: 1c0e3a9a-5d0b-4c8e-9a51-2f0b7b7e5b11
+    created:
+      description: Creation time (unix seconds).
+      type: int
+      sample: 1767225600
+    modified:
+      description: Last modification time (unix seconds).
+      type: int
+      sample: 1767225600
+    started:
+      description: Time the VM was last started (unix seconds), from its machine status.
+      type: int
+      sample: 1767229200
+    state:
+      description: The C(state) of the machine status row.
+      type: str
+      sample: online
+    status_info:
+      description: Free text detail of the machine status.
+      type: str
+      sample: ''
+    tags:
+      description: Names of the VM's tags, sorted.
+      returned: when O(include_tags=true)
+      type: list
+      elements: str
+      sample: [production, web]
+    tag_categories:
+      description: The VM's tags grouped by tag category name (category -> sorted tag names).
+      returned: when O(include_tags=true)
+      type: dict
+      sample: {environment: [production], application: [web]}
+    addresses:
+      description: The VM's NICs, sorted by NIC name.
+      returned: when O(include_addresses=true)
+      type: list
+      elements: dict
+      contains:
+        nic:
+          description: NIC name.
+          type: str
+          sample: nic_0
+        mac:
+          description: MAC address.
+          type: str
+          sample: '52:54:00:aa:bb:cc'
+        ip:
+          description: IP address known to VergeOS (null when none).
+          type: str
+          sample: 192.0.2.10
+      sample: [{nic: nic_0, mac: '52:54:00:aa:bb:cc', ip: 192.0.2.10}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import (  # noqa: E402
+    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
+    selection_from_params,
+)
+from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vms_by_filters  # noqa: E402
+
+
+def read(client, params):
+    """Return the list of VM result dicts the parameters ask for."""
+    selection = selection_from_params(params)
+    explicit = selection['vm_id'] is not None or selection['name'] is not None or selection['ids'] or selection['names']
+    if selection['filters'] or explicit:
+        rows = select_vms(client, **selection)
+    else:
+        rows = vms_by_filters(client, {})
+    want_tags, want_addresses = params['include_tags'], params['include_addresses']
+    tags = read_vm_tags(client, [row['$key'] for row in rows]) if want_tags and rows else {}
+    addresses = read_vm_addresses(client, [row.get('machine') for row in rows]) if want_addresses and rows else {}
+    results = []
+    for row in rows:
+        result = vm_result(row)
+        if want_tags:
+            vm_tags = tags.get(row['$key'], [])
+            result['tags'] = [tag['name'] for tag in vm_tags]
+            categories = {}
+            for tag in vm_tags:
+                categories.setdefault(tag['category'], []).append(tag['name'])
+            result['tag_categories'] = categories
+        if want_addresses:
+            result['addresses'] = addresses.get(row.get('machine'), [])
+        results.append(result)
+    return results
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(selection_argument_spec())
+    argument_spec.update(
+        include_tags={'type': 'bool', 'default': False},
+        include_addresses={'type': 'bool', 'default': False},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=SELECTION_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    require_requests(module)
+    params = module.params
+    try:
+        with client_from_params(params) as client:
+            vms = read(client, params)
+    except VergeOSError as exc:
+        module.fail_json(msg=str(exc), **exc.to_dict())
+    result = {'changed': False, 'vms': vms}
+    single = (params['name'] is not None or params['id'] is not None) and not params['names'] and not params['ids']
+    if single and len(vms) == 1:
+        for key, value in vms[0].items():
+            result.setdefault(key, value)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
