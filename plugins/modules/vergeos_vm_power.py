@@ -1,0 +1,456 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vergeos_vm_power
+short_description: Start, stop and restart VergeOS VMs, safely and idempotently
+version_added: 1.0.0
+description:
+  - Brings one VM or many VMs to a wanted power state and, by default, waits until they are there.
+  - Every decision is made from a fresh read of the VM's machine status; a VM already in the wanted state costs exactly one request
+    (the read) and reports C(ok).
+  - A VM already heading to the wanted state gets no new action; a VM heading the other way is waited for until it settles, then acted on.
+  - Each action is sent at most once per VM. After a request that failed or got no answer, the VM is read again and planned again;
+    if that plan wants the same action, the VM fails with the error instead of sending it twice.
+  - While waiting, all the selected VMs are polled with one read per poll round. A VM that moves away from the wanted state after the
+    action (another actor started what was stopped) fails and says so; the module never fights it.
+  - O(state=stopped) is a graceful ACPI power off. A hard kill happens only with O(force=true) or O(on_timeout=force).
+extends_documentation_fragment:
+  - vergeos.power.connection
+  - vergeos.power.selection
+author:
+  - vergeos.power contributors (@vergeos)
+options:
+  state:
+    description:
+      - The wanted power state.
+      - V(running) powers on a VM that is not running.
+      - V(stopped) powers off gracefully (ACPI), or kills with O(force=true).
+      - V(restarted) reboots a running VM (a graceful guest reboot; a hard reset with O(force=true)) and powers on a stopped one.
+        It always changes something.
+    type: str
+    required: true
+    choices: [running, stopped, restarted]
+  force:
+    description:
+      - Use the hard actions. V(stopped) kills instead of powering off; V(restarted) resets instead of rebooting the guest.
+      - Does not wait for a transition in flight; overrides it (a VM stuck in C(stopping) is killed).
+    type: bool
+    default: false
+  on_timeout:
+    description:
+      - What happens to a VM not in the wanted state by O(wait_timeout).
+      - V(fail) fails the task with the VM's last seen state.
+      - V(force) escalates at the deadline to a kill (V(stopped)) or a hard reset, reports RV(vms[].escalated=true) and waits
+        O(wait_timeout) again; it fails if that does not help either.
+      - V(report) does not fail; the VMs that missed the deadline have RV(vms[].timed_out=true) and are listed in RV(timed_out).
+    type: str
+    default: fail
+    choices: [fail, report, force]
+  wait:
+    description:
+      - Wait until every selected VM is in the wanted state.
+      - With V(false) the actions are sent and the task returns (changed) without confirming them; a VM that must first settle
+        (for example C(starting) when V(stopped) is wanted) is still waited for until it can be acted on.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds each VM may take, from its first action or wait, to reach the wanted state.
+    type: int
+    default: 300
+  poll_interval:
+    description:
+      - Seconds between the reads while waiting. Each read covers every VM still waited for.
+    type: float
+    default: 2
+  max_targets:
+    description:
+      - With O(filters), refuse to act when more VMs match than this (blast radius). Ignored for VMs selected by name or id.
+    type: int
+    default: 50
+  max_concurrent_actions:
+    description:
+      - At most this many actions are in flight (sent and not yet confirmed) at once; more VMs are handled in waves, so a
+        cluster is spared a boot storm.
+      - With O(wait=false) waves still apply only to VMs that must be waited for; the actions of the others are sent at once in waves
+        of this size, without waiting between them.
+    type: int
+    default: 20
+  unsafe_mark_stopped:
+    description:
+      - B(Dangerous last resort.) For a VM that is still not stopped after a kill and its wait, tell VergeOS it is stopped
+        (PUT machine_status), as VergeOS's troubleshooting guide does for a machine no kill moves.
+      - Before writing, the machine status row is checked to belong to the VM (machine key, cores, RAM); otherwise nothing is written.
+      - Use only when the guest is known to be gone, for example after its node died. Marking a running guest stopped can lead to
+        it running twice.
+      - Applies only to O(state=stopped) with O(force=true) or O(on_timeout=force). Listed as C(mark_stopped) in RV(vms[].actions).
+    type: bool
+    default: false
+  preferred_node:
+    description:
+      - Node (name or key) to power VMs on, passed with C(poweron). VergeOS picks another node when this one cannot take the VM.
+    type: str
+notes:
+  - Check mode is supported; it makes the same read and the same decision as a real run, sends nothing, and reports the same C(changed).
+  - Diff mode shows each VM's power state before and after (in check mode, the state it would reach).
+  - O(state=restarted) can confirm on VergeOS only that the reboot or reset was accepted and that the VM is running afterwards;
+    a graceful guest reboot leaves the status at C(running) throughout, so the module cannot prove the guest did reboot.
+  - With O(wait_timeout) per VM and O(max_concurrent_actions) per wave, a task over many VMs can take up to
+    (number of VMs / O(max_concurrent_actions)) times O(wait_timeout).
+  - 'What each of the 21 raw VergeOS statuses means and what each wanted state does with it (columns: wanted state, with or without
+    O(force); "when on" and "when off" follow the C(running) flag). This table is generated from the collection''s plan rules:'
+  - 'C(running) (power_state C(running)), powered on, the guest is executing. running: when on: nothing to do; when off: poweron; running, force: when
+    on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on: kill; when off: nothing to do;
+    restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
+  - 'C(needsrestart) (power_state C(running)), powered on; a configuration change waits for a restart. running: when on: nothing to do; when off:
+    poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on:
+    kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
+  - 'C(needsrefresh) (power_state C(running)), powered on; VergeOS wants to refresh its view of the machine. running: when on: nothing to do; when
+    off: poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when
+    on: kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
+  - 'C(driversreloading) (power_state C(running)), powered on; VergeOS is reloading its virtual drivers. running: when on: nothing to do; when off:
+    poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on:
+    kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
+  - 'C(unresponsive) (power_state C(running)), powered on, but the guest stopped answering (ACPI may be ignored). running: when on: nothing to do;
+    when off: poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force:
+    when on: kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off:
+    poweron.'
+  - 'C(stopped) (power_state C(stopped)), powered off. running: when on: nothing to do; when off: poweron; running, force: when on: nothing to do;
+    when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on: kill; when off: nothing to do; restarted: when
+    on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
+  - 'C(initializing) (power_state C(starting)), being prepared to start. running: wait until running; running, force: wait until running; stopped:
+    wait until it settles, then decide again; stopped, force: kill; restarted: wait until running; restarted, force: wait until running.'
+  - 'C(starting) (power_state C(starting)), booting. running: wait until running; running, force: wait until running; stopped: wait until it settles,
+    then decide again; stopped, force: kill; restarted: wait until running; restarted, force: wait until running.'
+  - 'C(waitingforresources) (power_state C(starting)), waiting for a node with enough resources to start on. running: wait until running; running,
+    force: wait until running; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until running; restarted,
+    force: wait until running.'
+  - 'C(stopping) (power_state C(stopping)), shutting down (a guest ignoring ACPI can stay here until killed). running: wait until it settles, then
+    decide again; running, force: kill, then decide again; stopped: wait until stopped; stopped, force: kill; restarted: wait until it settles, then
+    decide again; restarted, force: kill, then decide again.'
+  - 'C(initmigrate) (power_state C(migrating)), a live migration is being prepared; the guest keeps running. running: nothing to do; running, force:
+    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
+    restarted, force: kill, then decide again.'
+  - 'C(startmigrate) (power_state C(migrating)), a live migration is starting; the guest keeps running. running: nothing to do; running, force:
+    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
+    restarted, force: kill, then decide again.'
+  - 'C(migrating) (power_state C(migrating)), being live-migrated to another node; the guest keeps running. running: nothing to do; running, force:
+    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
+    restarted, force: kill, then decide again.'
+  - 'C(migratecomplete) (power_state C(migrating)), a live migration is finishing; the guest keeps running. running: nothing to do; running, force:
+    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
+    restarted, force: kill, then decide again.'
+  - 'C(hibernating) (power_state C(hibernated)), saving its memory before powering off (a stop in progress). running: wait until it settles, then
+    decide again; running, force: kill, then decide again; stopped: wait until stopped; stopped, force: kill; restarted: wait until it settles, then
+    decide again; restarted, force: kill, then decide again.'
+  - 'C(hibernated) (power_state C(hibernated)), powered off with its memory saved; counts as not running. running: when on: nothing to do; when off:
+    poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on:
+    kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
+  - 'C(maintenance) (power_state C(maintenance)), in maintenance; power actions wait for an operator. running: fail; running, force: fail; stopped:
+    when on: fail; when off: nothing to do; stopped, force: when on: fail; when off: nothing to do; restarted: fail; restarted, force: fail.'
+  - 'C(leavingmaintenance) (power_state C(maintenance)), leaving maintenance; VergeOS settles it shortly. running: wait until it settles, then decide
+    again; running, force: wait until it settles, then decide again; stopped: wait until it settles, then decide again; stopped, force: wait until it
+    settles, then decide again; restarted: wait until it settles, then decide again; restarted, force: wait until it settles, then decide again.'
+  - 'C(importing) (power_state C(maintenance)), being imported; VergeOS settles it when the import ends. running: wait until it settles, then decide
+    again; running, force: wait until it settles, then decide again; stopped: wait until it settles, then decide again; stopped, force: wait until it
+    settles, then decide again; restarted: wait until it settles, then decide again; restarted, force: wait until it settles, then decide again.'
+  - 'C(unlicensed) (power_state C(maintenance)), not licensed to run; power on is refused until licensed. running: fail; running, force: fail;
+    stopped: when on: fail; when off: nothing to do; stopped, force: when on: fail; when off: nothing to do; restarted: fail; restarted, force: fail.'
+  - 'C(error) (power_state C(error)), VergeOS reports an error (see status_info); the running flag says whether it is on. running: when on: nothing to
+    do; when off: poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped,
+    force: when on: kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when
+    off: poweron.'
+"""
+
+EXAMPLES = r"""
+- name: Power on a VM and wait until it runs
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    username: admin
+    password: "{{ vergeos_password }}"
+    name: web01
+    state: running
+
+- name: Shut a VM down gracefully (ACPI), failing if it is not off within 10 minutes
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    username: admin
+    password: "{{ vergeos_password }}"
+    id: 42
+    state: stopped
+    wait_timeout: 600
+
+- name: Reboot a VM (graceful guest reboot), powering it on if it was off
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    api_key: "{{ vergeos_api_key }}"
+    name: db01
+    state: restarted
+
+- name: Kill a hung VM at once (hard power off)
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    api_key: "{{ vergeos_api_key }}"
+    name: hung01
+    state: stopped
+    force: true
+
+- name: Stop gracefully, kill whatever ignores ACPI for 5 minutes
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    api_key: "{{ vergeos_api_key }}"
+    names: [app01, app02, app03]
+    state: stopped
+    wait_timeout: 300
+    on_timeout: force
+  register: stop_result
+
+- name: Show which VMs had to be killed
+  ansible.builtin.debug:
+    msg: "{{ stop_result.vms | selectattr('escalated') | map(attribute='name') | list }}"
+
+- name: Stop the staging web tier, report the stragglers without failing
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    api_key: "{{ vergeos_api_key }}"
+    filters:
+      name_regex: "^web[0-9]+$"
+      tags: [staging]
+    max_targets: 100
+    state: stopped
+    on_timeout: report
+  register: staging_stop
+
+- name: List the VMs that missed the deadline
+  ansible.builtin.debug:
+    var: staging_stop.timed_out
+
+- name: Start every stopped VM of node1, ten at a time, preferring node2
+  vergeos.power.vergeos_vm_power:
+    host: vergeos.example.com
+    api_key: "{{ vergeos_api_key }}"
+    filters:
+      power_state: [stopped]
+    max_targets: 200
+    max_concurrent_actions: 10
+    preferred_node: node2
+    state: running
+
+# Ad hoc, with the connection in the environment (VERGEOS_HOST, VERGEOS_USERNAME, VERGEOS_PASSWORD):
+#   ansible localhost -m vergeos.power.vergeos_vm_power -a 'name=web01 state=stopped'
+"""
+
+RETURN = r"""
+changed:
+  description: Whether an action was sent to any VM (in check mode, whether one would be).
+  returned: always
+  type: bool
+  sample: true
+msg:
+  description: What happened, in words; for one VM that VM's message.
+  returned: always
+  type: str
+  sample: "stopped (poweroff)"
+timed_out:
+  description: Names of the VMs that missed the deadline (with O(on_timeout=report) the task does not fail for them).
+  returned: always
+  type: list
+  elements: str
+  sample: [app02]
+vms:
+  description:
+    - One dict per selected VM, sorted by name then id (for a selection by filters, names or ids).
+    - With exactly one VM selected by O(name) or O(id), the same keys are also returned at the top level.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The VM C($key).
+      type: int
+      sample: 42
+    name:
+      description: The VM name.
+      type: str
+      sample: web01
+    machine:
+      description: The key of the VM's machine.
+      type: int
+      sample: 142
+    power_state:
+      description:
+        - The normalised power state after the task (see the status table in the notes).
+        - With O(wait=false), as last read (before the action was sent); in check mode, as read.
+      type: str
+      sample: stopped
+    status:
+      description: The raw VergeOS machine status after the task.
+      type: str
+      sample: stopped
+    running:
+      description: The running flag of the machine status.
+      type: bool
+      sample: false
+    node:
+      description: Name of the node the VM runs on, null when off.
+      type: str
+      sample: node1
+    cluster:
+      description: Name of the VM's cluster.
+      type: str
+      sample: cluster1
+    description:
+      description: The VM description.
+      type: str
+      sample: front end
+    enabled:
+      description: Whether the VM is enabled.
+      type: bool
+      sample: true
+    os_family:
+      description: The guest OS family.
+      type: str
+      sample: linux
+    cpu_cores:
+      description: Configured CPU cores.
+      type: int
+      sample: 2
+    ram:
+      description: Configured RAM in MB.
+      type: int
+      sample: 4096
+    guest_agent:
+      description: Whether the guest agent is enabled for the VM.
+      type: bool
+      sample: true
+    uefi:
+      description: Whether the VM boots with UEFI.
+      type: bool
+      sample: false
+    machine_type:
+      description: The emulated machine type.
+      type: str
+      sample: pc-q35-9.0
+    uuid:
+      description: The VM UUID.
+      type: str
+      sample: 0f6b2e8c-2a56-4d6e-9bb0-7a1f1e2d3c4b
+    created:
+      description: Creation time (unix seconds).
+      type: int
+      sample: 1767225600
+    modified:
+      description: Last modification time (unix seconds).
+      type: int
+      sample: 1767225600
+    started:
+      description: When the VM was last started (unix seconds), null when off.
+      type: int
+      sample: 1767229200
+    state:
+      description: The machine status C(state) column (C(online), C(offline), ...).
+      type: str
+      sample: offline
+    status_info:
+      description: Extra status text from VergeOS.
+      type: str
+      sample: ""
+    previous_power_state:
+      description: The normalised power state read before anything was done.
+      type: str
+      sample: running
+    actions:
+      description:
+        - The actions sent to this VM, in order (C(poweron), C(poweroff), C(kill), C(reset), and C(mark_stopped) for O(unsafe_mark_stopped)).
+        - Empty for a VM that needed nothing, and in check mode.
+      type: list
+      elements: str
+      sample: [poweroff, kill]
+    escalated:
+      description: Whether O(on_timeout=force) escalated to a kill or hard reset for this VM.
+      type: bool
+      sample: false
+    elapsed:
+      description: Seconds from the start of the task until this VM was done.
+      type: float
+      sample: 61.9
+    changed:
+      description: Whether an action was sent to this VM (in check mode, whether one would be).
+      type: bool
+      sample: true
+    failed:
+      description: Whether this VM failed (the task fails when any VM failed).
+      type: bool
+      sample: false
+    timed_out:
+      description: Whether this VM missed the deadline.
+      type: bool
+      sample: false
+    msg:
+      description: What happened to this VM, in words.
+      type: str
+      sample: "stopped (poweroff)"
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible modules are laid out)
+
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import (  # noqa: E402
+    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
+    selection_from_params,
+)
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.power import ON_TIMEOUT, power_vms  # noqa: E402
+
+
+def argument_spec():
+    """Return the module's argument spec: connection + selection + the power options."""
+    spec = connection_argument_spec()
+    spec.update(selection_argument_spec())
+    spec.update(
+        state={'type': 'str', 'required': True, 'choices': ['running', 'stopped', 'restarted']},
+        force={'type': 'bool', 'default': False},
+        on_timeout={'type': 'str', 'default': 'fail', 'choices': list(ON_TIMEOUT)},
+        wait={'type': 'bool', 'default': True},
+        wait_timeout={'type': 'int', 'default': 300},
+        poll_interval={'type': 'float', 'default': 2},
+        max_targets={'type': 'int', 'default': 50},
+        max_concurrent_actions={'type': 'int', 'default': 20},
+        unsafe_mark_stopped={'type': 'bool', 'default': False},
+        preferred_node={'type': 'str'},
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=SELECTION_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    require_requests(module)
+    params = module.params
+    for name in ('wait_timeout', 'max_targets', 'max_concurrent_actions'):
+        if params[name] < (0 if name == 'wait_timeout' else 1):
+            module.fail_json(msg='%s must be %s, not %s' % (name, 'zero or more' if name == 'wait_timeout' else '1 or more', params[name]))
+    if params['poll_interval'] <= 0:
+        module.fail_json(msg='poll_interval must be more than zero, not %s' % params['poll_interval'])
+    try:
+        with client_from_params(params) as client:
+            result = power_vms(
+                client, params['state'], selection=selection_from_params(params), force=params['force'],
+                on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
+                poll_interval=params['poll_interval'], max_targets=params['max_targets'],
+                max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
+                preferred_node=params['preferred_node'], check_mode=module.check_mode)
+    except VergeOSError as exc:
+        module.fail_json(msg=str(exc), changed=False, vms=[], **exc.to_dict())
+    if not module._diff:
+        result.pop('diff', None)
+    if result.pop('failed'):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

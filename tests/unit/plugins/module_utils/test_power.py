@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The power engine against a fake VergeOS world driven by a fake clock, at real durations (nothing sleeps)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.power import power_vms
+
+ON = ('running', True)
+OFF = ('stopped', False)
+
+
+class World:
+    """VMs with lazy transitions on a fake clock; the engine's ``ops`` (select, read, send, mark_stopped, node_key)."""
+
+    def __init__(self, vms, shutdown=120.0, boot=30.0, kill=3.0):
+        self.now = 1000.0
+        self.durations = {'shutdown': shutdown, 'boot': boot, 'kill': kill}
+        self.vms = {}
+        for key, spec in enumerate(vms, start=1):
+            status, running = spec.get('power', ON)
+            self.vms[key] = {'$key': key, 'name': spec.get('name', 'vm%02d' % key), 'machine': 100 + key, 'cpu_cores': 2, 'ram': 2048,
+                             'status': status, 'running': running, 'due': spec.get('due'), 'ignore_acpi': spec.get('ignore_acpi', False),
+                             'stuck': spec.get('stuck', False), 'shutdown': spec.get('shutdown', shutdown)}
+        self.selects, self.reads, self.sent, self.marked = [], [], [], []
+        self.post_errors = {}  # action -> applied anyway?
+        self.hooks = []  # (time, key, status, running): another actor
+
+    # -- the clock
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds >= 0
+        self.now += seconds
+
+    # -- the model
+    def _settle(self):
+        for time_due, key, status, running in list(self.hooks):
+            if self.now >= time_due:
+                self.vms[key].update(status=status, running=running, due=None)
+                self.hooks.remove((time_due, key, status, running))
+        for vm in self.vms.values():
+            if vm['due'] and self.now >= vm['due'][0]:
+                vm['status'], vm['running'] = vm['due'][1]
+                vm['due'] = None
+
+    def _row(self, vm):
+        return {name: value for name, value in vm.items() if name not in ('due', 'ignore_acpi', 'stuck', 'shutdown')}
+
+    def in_flight(self):
+        return sum(1 for vm in self.vms.values() if vm['status'] in ('starting', 'stopping'))
+
+    def select(self, max_targets=None, **selection):
+        self._settle()
+        self.selects.append(dict(selection, max_targets=max_targets))
+        if selection.get('vm_id') is not None:
+            if selection['vm_id'] not in self.vms:
+                raise VergeOSError('no VM has id %s' % selection['vm_id'])
+            return [self._row(self.vms[selection['vm_id']])]
+        rows = [self._row(vm) for vm in self.vms.values()]
+        if max_targets is not None and selection.get('filters') and len(rows) > max_targets:
+            raise VergeOSError('the filters match %d VMs, more than max_targets (%d)' % (len(rows), max_targets))
+        return rows
+
+    def read(self, keys):
+        self._settle()
+        self.reads.append(list(keys))
+        return {key: self._row(self.vms[key]) for key in keys if key in self.vms}
+
+    def send(self, row, action, params):
+        self._settle()
+        key = row['$key']
+        self.sent.append((self.now, key, action, params))
+        vm = self.vms[key]
+        if action in self.post_errors:
+            applied = self.post_errors.pop(action)
+            if applied:
+                self._apply(vm, action)
+            raise VergeOSError('no answer', None, 'sending %s' % action)
+        self._apply(vm, action)
+
+    def _apply(self, vm, action):
+        if action == 'poweroff':
+            vm['status'] = 'stopping'
+            vm['due'] = None if vm['ignore_acpi'] else (self.now + vm['shutdown'], OFF)
+        elif action == 'kill':
+            vm['status'] = 'stopping'
+            vm['due'] = None if vm['stuck'] else (self.now + self.durations['kill'], OFF)
+        elif action == 'poweron':
+            vm['status'], vm['running'] = 'starting', True
+            vm['due'] = (self.now + self.durations['boot'], ON)
+        elif action == 'reset':
+            pass
+
+    def mark_stopped(self, row):
+        self.marked.append(row['$key'])
+        self.vms[row['$key']].update(status='stopped', running=False, due=None)
+
+    def node_key(self, node):
+        return {'node1': 1, 'node2': 2}[node]
+
+
+def run(world, state, **kwargs):
+    kwargs.setdefault('selection', {'filters': {'name_regex': '.'}})
+    kwargs.setdefault('poll_interval', 2.0)
+    return power_vms(None, state, clock=world.clock, sleep=world.sleep, ops=world, **kwargs)
+
+
+def test_noop_on_one_vm_is_one_read_and_returns_its_keys_at_the_top():
+    world = World([{'power': OFF}])
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert (len(world.selects), world.reads, world.sent) == (1, [], [])
+    assert result['changed'] is False and result['failed'] is False
+    assert result['id'] == 1 and result['previous_power_state'] == 'stopped' and result['actions'] == []
+    assert result['vms'][0]['msg'].startswith('already not running')
+
+
+def test_graceful_stop_of_120_seconds_is_one_poweroff_and_one_read_per_round():
+    world = World([{}], shutdown=120)
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff']
+    assert result['changed'] is True and result['failed'] is False
+    assert result['power_state'] == 'stopped' and result['escalated'] is False
+    assert 120.0 <= result['elapsed'] <= 122.0
+    assert len(world.reads) == 60  # one read every 2 s until stopped, nothing else
+    assert result['diff'] == {'before': {'vms': {'vm01': 'running'}}, 'after': {'vms': {'vm01': 'stopped'}}}
+
+
+def test_deadline_fails_with_the_last_seen_state_and_never_kills():
+    world = World([{'ignore_acpi': True}])
+    result = run(world, 'stopped', wait_timeout=300)
+    vm = result['vms'][0]
+    assert result['failed'] is True and vm['failed'] is True and vm['timed_out'] is True
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff']
+    assert 'status stopping' in vm['msg'] and 300.0 <= vm['elapsed'] <= 302.0
+
+
+def test_on_timeout_force_kills_at_the_deadline_and_says_escalated():
+    world = World([{'ignore_acpi': True}, {'shutdown': 30}])
+    result = run(world, 'stopped', wait_timeout=300, on_timeout='force')
+    stubborn, polite = result['vms']
+    assert result['failed'] is False
+    assert stubborn['actions'] == ['poweroff', 'kill'] and stubborn['escalated'] is True and stubborn['power_state'] == 'stopped'
+    assert polite['actions'] == ['poweroff'] and polite['escalated'] is False
+    kill_time = [when for when, _k, action, _p in world.sent if action == 'kill'][0]
+    assert 1300.0 <= kill_time <= 1302.0
+    assert 303.0 <= stubborn['elapsed'] <= 306.0
+
+
+def test_on_timeout_report_returns_the_late_vms_without_failing():
+    world = World([{'ignore_acpi': True, 'name': 'late'}, {'name': 'fine'}])
+    result = run(world, 'stopped', wait_timeout=300, on_timeout='report')
+    late, fine = result['vms']
+    assert result['failed'] is False and result['timed_out'] == ['late']
+    assert late['timed_out'] is True and late['failed'] is False and 'missed the deadline' in late['msg']
+    assert fine['timed_out'] is False and fine['power_state'] == 'stopped'
+    assert all(action != 'kill' for _t, _k, action, _p in world.sent)
+
+
+def test_a_vm_started_by_another_actor_after_our_poweroff_fails_and_is_not_fought():
+    world = World([{}], shutdown=120)
+    world.hooks.append((1040.0, 1, 'running', True))
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert result['failed'] is True and 'moved away' in result['msg']
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff']
+
+
+def test_many_vms_go_in_waves_of_max_concurrent_actions_with_one_read_per_round():
+    world = World([{}] * 30, shutdown=60)
+    peaks = []
+    original = world.send
+
+    def send(row, action, params):
+        original(row, action, params)
+        peaks.append(world.in_flight())
+
+    world.send = send
+    result = run(world, 'stopped', max_concurrent_actions=10, max_targets=50)
+    assert result['failed'] is False and len(result['vms']) == 30
+    assert all(vm['power_state'] == 'stopped' and vm['actions'] == ['poweroff'] for vm in result['vms'])
+    assert max(peaks) == 10
+    # 3 waves of ~60 s, one read per round for the whole wave, plus one fresh read before each later wave.
+    assert 180.0 <= world.now - 1000.0 <= 190.0
+    sizes = [len(keys) for keys in world.reads]
+    assert sizes.count(20) == 1 and set(sizes) == {10, 20}  # the 20 deferred VMs are read once, fresh, before wave 2
+    assert 90 <= len(world.reads) <= 96
+
+
+def test_check_mode_sends_nothing_and_reports_what_a_real_run_does():
+    specs = [{'power': ON}, {'power': OFF}, {'power': ('starting', True), 'due': (1030.0, ON)}, {'power': ('stopping', True), 'due': (1020.0, OFF)}]
+    checked_world, real_world = World(specs), World(specs)
+    checked = run(checked_world, 'stopped', check_mode=True)
+    real = run(real_world, 'stopped')
+    assert checked_world.sent == [] and checked_world.reads == []
+    assert [vm['changed'] for vm in checked['vms']] == [vm['changed'] for vm in real['vms']] == [True, False, True, False]
+    assert checked['changed'] is real['changed'] is True
+    assert checked['diff']['after']['vms'] == real['diff']['after']['vms']
+
+
+def test_a_starting_vm_is_powered_off_only_once_it_runs():
+    world = World([{'power': ('starting', True), 'due': (1050.0, ON)}], shutdown=60)
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert result['failed'] is False and result['actions'] == ['poweroff']
+    assert world.sent[0][0] >= 1050.0
+    assert result['power_state'] == 'stopped'
+
+
+def test_force_on_a_stopping_vm_kills_then_powers_on():
+    world = World([{'power': ('stopping', True), 'due': (1500.0, OFF)}], boot=30)
+    result = run(world, 'running', selection={'vm_id': 1}, force=True, preferred_node='node2')
+    assert result['actions'] == ['kill', 'poweron'] and result['power_state'] == 'running'
+    assert world.sent[1][3] == {'preferred_node': 2}
+
+
+@pytest.mark.parametrize('applied, failed', [(False, True), (True, False)])
+def test_a_post_that_errors_is_never_resent_and_the_state_is_read_again(applied, failed):
+    world = World([{}], shutdown=20)
+    world.post_errors['poweroff'] = applied
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff']
+    assert world.reads[0] == [1]  # read again after the error
+    assert result['failed'] is failed
+    if failed:
+        assert 'never re-sent' in result['msg'] and 'no answer' in result['msg']
+    else:
+        assert result['power_state'] == 'stopped'
+
+
+def test_unsafe_mark_stopped_only_after_a_kill_that_did_not_stop_the_vm():
+    world = World([{'ignore_acpi': True, 'stuck': True}])
+    result = run(world, 'stopped', selection={'vm_id': 1}, on_timeout='force', unsafe_mark_stopped=True, wait_timeout=60)
+    assert result['actions'] == ['poweroff', 'kill', 'mark_stopped'] and world.marked == [1]
+    assert result['failed'] is False and result['power_state'] == 'stopped'
+    plain = World([{'ignore_acpi': True, 'stuck': True}])
+    result = run(plain, 'stopped', selection={'vm_id': 1}, on_timeout='force', wait_timeout=60)
+    assert plain.marked == [] and result['failed'] is True and result['escalated'] is True
+
+
+def test_wait_false_sends_and_returns_changed():
+    world = World([{}, {}])
+    result = run(world, 'stopped', wait=False)
+    assert result['changed'] is True and len(world.sent) == 2 and world.reads == []
+    assert world.now == 1000.0
+
+
+def test_restarted_resets_gracefully_and_powers_on_a_stopped_vm():
+    world = World([{'power': ON}, {'power': OFF}])
+    result = run(world, 'restarted')
+    assert [vm['actions'] for vm in result['vms']] == [['reset'], ['poweron']]
+    assert world.sent[0][3] == {'graceful': True}
+    assert all(vm['power_state'] == 'running' for vm in result['vms'])
+
+
+def test_refused_vm_fails_and_others_are_still_reported():
+    world = World([{'power': ('maintenance', False)}, {}])
+    result = run(world, 'running')
+    assert result['failed'] is True
+    assert [vm['failed'] for vm in result['vms']] == [True, False]
+
+
+def test_bad_options_are_refused_before_any_request():
+    world = World([{}])
+    with pytest.raises(VergeOSError):
+        run(world, 'stopped', on_timeout='later')
+    with pytest.raises(ValueError):
+        run(world, 'paused')
+    assert world.selects == []
