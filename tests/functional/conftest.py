@@ -7,12 +7,15 @@ handle with:
 - `.url` ("https://127.0.0.1:PORT"), `.host` ("127.0.0.1:PORT"), `.ca` (CA file path);
 - `.api(method, path, **kw)`: a requests call with verify=CA and Basic admin/admin
   unless `auth=` is given (`auth=None` sends no credentials);
-- `.load(scenario_dict)`, `.reset()` (default world back, request log cleared),
-  `.requests()` (the request log), `.clear_requests()`.
+- `.load(scenario_dict)`, `.reset()` (default world back, request log and faults cleared),
+  `.requests()` (the request log), `.clear_requests()`;
+- `.add_faults(*faults, seed=None)`, `.faults()`, `.clear_faults()` (POST/GET/DELETE /_sim/faults).
 
 `world` (function scope) resets the default world before the test and yields `sim`.
 `simulator_factory` (function scope) starts extra simulators with given command-line
 options and stops them after the test.
+`sim_faults` (function scope) yields `sim` and removes every fault after the test,
+so a failing fault test cannot leave faults behind for the next one.
 """
 
 import contextlib
@@ -73,6 +76,19 @@ class SimulatorHandle:
         """Return what the server printed after its start-up lines (stdout and stderr)."""
         return self.simulator.output()
 
+    def add_faults(self, *faults, seed=None):
+        """Install faults (dicts as README.md describes them), optionally reseeding; return the listing."""
+        body = {"faults": list(faults)}
+        if seed is not None:
+            body["seed"] = seed
+        return self._control("POST", "/_sim/faults", json=body)
+
+    def faults(self):
+        return self._control("GET", "/_sim/faults")
+
+    def clear_faults(self):
+        return self._control("DELETE", "/_sim/faults")
+
 
 def start(stack, state_dir, options):
     """Start a simulator whose lifetime is the ExitStack's; fail the test with its output if it cannot start."""
@@ -95,6 +111,13 @@ def sim(tmp_path_factory):
 def world(sim):
     sim.reset()
     return sim
+
+
+@pytest.fixture
+def sim_faults(sim):
+    sim.clear_faults()
+    yield sim
+    sim.clear_faults()
 
 
 @pytest.fixture

@@ -1,8 +1,16 @@
-"""The VergeOS REST API: authentication, table reads, power actions, status writes, snapshots."""
+"""The VergeOS REST API: authentication, table reads, power actions, status writes, snapshots.
+
+Every request is answered under the world lock, so state changes and reads
+never interleave; a read's rows are copied under it and encoded after it is
+released (cache.py), so many clients reading large lists do not queue behind
+one another's JSON encoding.
+"""
 
 import base64
 import binascii
+import time
 
+import cache
 import query
 from wire import ApiError, Response, error_response
 from world import TABLES, as_key
@@ -84,7 +92,8 @@ def logout(world, principal, token):
 
 def read_rows(world, table, request):
     params = query.parse_query(request.query)
-    return query.select(world.candidate_rows(table, params.condition), params, world.view(table))
+    traversal = world.switches["traversed_filters"] == "work"
+    return query.select(world.candidate_rows(table, params.condition), params, world.view(table), traversal)
 
 
 def read_row(world, table, key_text, request):
@@ -94,6 +103,32 @@ def read_row(world, table, key_text, request):
     fields = request.query.get("fields")
     entries = query.parse_fields(fields) if fields is not None else ("most",)
     return query.project(row, query.expand_fields(entries, world.view(table)))
+
+
+def _read(world, table, key_text, request):
+    """Return the answer to a GET: cached bytes of this world version, or rows copied now and encoded later."""
+    key = (table, key_text, tuple(sorted(request.query.items())))
+    entry, owner = world.responses.claim(world.version, key)
+    if not owner:
+        return Response(200, cache.Deferred(world.responses, entry, False))
+    rows = None
+    try:
+        rows = read_rows(world, table, request) if key_text is None else read_row(world, table, key_text, request)
+    finally:
+        if rows is None:  # an error answer: nothing to cache
+            world.responses.forget(key, entry)
+    # Projected rows are fresh dicts and the nested values are replaced, never changed in place: safe to encode unlocked.
+    return Response(200, cache.Deferred(world.responses, entry, True, rows))
+
+
+def finish(response):
+    """Return the response with a deferred read body encoded (call without the world lock)."""
+    if not isinstance(response.body, cache.Deferred):
+        return response
+    payload = response.body.payload()
+    if payload is None:
+        return error_response(ApiError(500, "Internal server error"))
+    return Response(response.status, payload=payload)
 
 
 def _write(world, table, key_text, request, now):
@@ -121,7 +156,7 @@ def _table_route(world, principal, request, parts, now):
     if len(parts) > 2 or (table not in TABLES and table not in ACTION_TABLES):
         raise ApiError(404, "API not found: /v4/%s" % "/".join(parts))
     if request.method == "GET" and table in TABLES:
-        return Response(200, read_rows(world, table, request) if key_text is None else read_row(world, table, key_text, request))
+        return _read(world, table, key_text, request)
     if WRITES.get((table, key_text is not None)) != request.method:
         raise ApiError(405, "%s is not permitted on /v4/%s" % (request.method, "/".join(parts)))
     if principal.role != "admin":
@@ -143,10 +178,17 @@ def _route(world, request, now):
     return _table_route(world, principal, request, parts[2:], now), principal
 
 
-def handle(world, request, now):
-    """Answer an /api request; return (response, principal or None)."""
+def handle(world, request, now=None, record=None):
+    """Answer an /api request; return (response, principal or None).
+
+    The request is handled at `now` (default: the time the lock was taken),
+    never earlier than a request handled before it. record(response,
+    principal, when), when given, is called under the lock, so the request
+    log lists requests in the order they took effect.
+    """
     principal = None
     with world.lock:
+        now = world.tick(time.time() if now is None else now)
         world.advance(now)
         try:
             response, principal = _route(world, request, now)
@@ -154,4 +196,8 @@ def handle(world, request, now):
             response = error_response(ApiError(422, query.INVALID))
         except ApiError as error:
             response = error_response(error)
-    return response, principal
+        if request.method != "GET":
+            world.touch()
+        if record is not None:
+            record(response, principal, now)
+    return finish(response), principal

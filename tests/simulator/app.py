@@ -1,9 +1,9 @@
 """The simulator application: one dispatch point, the current world and the request log.
 
 The HTTP layer turns every request into a Request and hands it to
-Simulator.handle; nothing else routes. Fault injection (rates of 429/5xx,
-latency, dropped connections per route and method) belongs in handle, before
-the API is consulted.
+Simulator.handle; nothing else routes. Installed faults (faults.py) are
+consulted there, before the API: a fault decides whether the API sees the
+request at all, and what the client gets back.
 """
 
 import collections
@@ -13,6 +13,7 @@ import time
 
 import api
 import control
+from faults import FaultSet
 from world import World
 
 LOG_LIMIT = 100_000
@@ -46,12 +47,15 @@ class RequestLog:
         self._entries = collections.deque(maxlen=limit)
         self._lock = threading.Lock()
 
-    def record(self, request, response, principal, when):
+    def record(self, request, response, principal, when, *, fault=None, status=None):
+        """Log one request; a faulted one also says what was done to it and what status the client got."""
         entry = {
             "time": when, "method": request.method, "path": request.path, "query": request.raw_query,
-            "body": loggable_body(request.body), "status": response.status,
+            "body": loggable_body(request.body), "status": response.status if fault is None else status,
             "user": principal.name if principal else None,
         }
+        if fault is not None:
+            entry["fault"] = fault
         with self._lock:
             self._entries.append(entry)
 
@@ -73,6 +77,7 @@ class Simulator:
         self.start_definition = start_definition
         self.default_speed = default_speed
         self.log = RequestLog()
+        self.faults = FaultSet()
         self.world = World(start_definition, default_speed, time.time())
 
     def load(self, definition):
@@ -80,13 +85,30 @@ class Simulator:
         self.world = World(definition, self.default_speed, time.time())
 
     def reset(self):
+        """Back to the start-up world, without faults."""
+        self.faults.clear()
         self.load(self.start_definition)
 
     def handle(self, request):
         """Answer one request: the single dispatch point for every route."""
         if request.path == "/_sim" or request.path.startswith("/_sim/"):
             return control.handle(self, request)
-        when = time.time()
-        response, principal = api.handle(self.world, request, when)
-        self.log.record(request, response, principal, when)
-        return response
+        decision = self.faults.decide(request.method, request.path)
+        if decision is None:
+            response, _principal = api.handle(self.world, request, record=lambda answer, principal, when: self.log.record(
+                request, answer, principal, when))
+            return response
+        return self._faulted(request, decision)
+
+    def _faulted(self, request, decision):
+        """Answer a request some faults fired on: wait, carry it out or not, then mangle the answer."""
+        if decision.delay:
+            time.sleep(decision.delay)
+        if not decision.applied:
+            self.log.record(request, None, None, time.time(), fault=decision.log(None), status=decision.sent_status(None))
+            return decision.answer(None)
+
+        def record(answer, principal, when):
+            self.log.record(request, answer, principal, when, fault=decision.log(answer), status=decision.sent_status(answer))
+        response, _principal = api.handle(self.world, request, record=record)
+        return decision.answer(response)

@@ -1,10 +1,13 @@
-"""The test-support surface under /_sim: scenario, reset, request log, health.
+"""The test-support surface under /_sim: scenario, reset, request log, health, faults.
 
-No credentials, not logged. Frozen in README.md.
+No credentials, not logged, never faulted. Frozen in README.md.
 """
 
 import scenario as scenarios
 from wire import ApiError, Response, error_response
+from world import as_key
+
+FAULTS_PATH = "/_sim/faults"
 
 
 def _summary(sim):
@@ -27,6 +30,19 @@ def _reset(sim, _request):
     return Response(200, _summary(sim))
 
 
+def _add_faults(sim, request):
+    sim.faults.add(request.json())
+    return Response(200, sim.faults.listing())
+
+
+def _remove_fault(sim, fault_text):
+    """DELETE /_sim/faults/<id>."""
+    fault_id = as_key(fault_text)
+    if fault_id is None or not sim.faults.remove(fault_id):
+        raise ApiError(404, "fault %s does not exist" % fault_text)
+    return Response(200, sim.faults.listing())
+
+
 ROUTES = {
     ("GET", "/_sim/health"): lambda sim, request: Response(200, _summary(sim)),
     ("GET", "/_sim/scenario"): lambda sim, request: Response(200, sim.world.definition),
@@ -34,6 +50,9 @@ ROUTES = {
     ("POST", "/_sim/reset"): _reset,
     ("GET", "/_sim/requests"): lambda sim, request: Response(200, sim.log.entries()),
     ("DELETE", "/_sim/requests"): lambda sim, request: Response(200, {"cleared": sim.log.clear()}),
+    ("GET", FAULTS_PATH): lambda sim, request: Response(200, sim.faults.listing()),
+    ("POST", FAULTS_PATH): _add_faults,
+    ("DELETE", FAULTS_PATH): lambda sim, request: Response(200, {"cleared": sim.faults.clear()}),
 }
 
 
@@ -42,6 +61,11 @@ def handle(sim, request):
     path = request.path.rstrip("/")
     route = ROUTES.get((request.method, path))
     try:
+        parent, _slash, last = path.rpartition("/")
+        if route is None and parent == FAULTS_PATH:
+            if request.method != "DELETE":
+                raise ApiError(405, "%s %s is not a simulator route" % (request.method, path))
+            return _remove_fault(sim, last)
         if route is None:
             known = any(route_path == path for _method, route_path in ROUTES)
             raise ApiError(405 if known else 404, "%s %s is not a simulator route" % (request.method, path))

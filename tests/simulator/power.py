@@ -4,9 +4,10 @@ Each machine carries at most one pending transition (what happens next and
 when). Due transitions are kept in a heap and applied whenever the world is
 read or written, so an idle world of 10,000 VMs costs nothing.
 
-The answer to every (current phase, action) pair is one row of PLAN: a step
-to take, a silent no-op (None), or a refusal. Behaviours that are unsettled
-on real systems become alternative tables or Guest fields, not new branches.
+The answer to every (current phase, action) pair is one row of a decision
+table: a step to take, a silent no-op (None), or a refusal. Behaviours that
+are unsettled on real systems are alternative tables (PLANS, one per answer
+to a redundant action) or Guest fields read by the steps, not new branches.
 """
 
 import heapq
@@ -31,6 +32,12 @@ AGENT_FEATURES = ["guest-info", "guest-shutdown", "guest-fsfreeze"]
 
 CONFLICT = (409, "cannot {action} the VM while it is {status}")
 NOT_RUNNING = (422, "cannot {action} the VM: it is not running")
+# The target state is already reached: unsettled on real systems (see REDUNDANT_ANSWERS).
+REDUNDANT = (("running", "poweron"), ("stopped", "poweroff"), ("stopped", "kill"))
+REDUNDANT_ANSWERS = (201, 409, 422)
+REDUNDANT_MESSAGE = "cannot {action} the VM: it is already {phase}"
+INSUFFICIENT_RESOURCES = "Insufficient cluster resources to start VM"
+FAILED_TO_START = "failed to start: the hypervisor could not start the machine"
 
 # (phase, action) -> step name, None for an accepted no-op, or (code, message) for a refusal.
 # Chosen for unsettled cases: a redundant action is a silent 201; an action against a
@@ -47,13 +54,24 @@ PLAN = {
 }
 
 
+def _plan_for(redundant_answer):
+    """Return the decision table whose redundant actions answer redundant_answer (201: the silent no-op of PLAN)."""
+    if redundant_answer == 201:
+        return PLAN
+    return {**PLAN, **{pair: (redundant_answer, REDUNDANT_MESSAGE) for pair in REDUNDANT}}
+
+
+# Redundant-action answer -> decision table.
+PLANS = {answer: _plan_for(answer) for answer in REDUNDANT_ANSWERS}
+
+
 @dataclass
 class Guest:
-    """How one VM's guest OS behaves.
+    """How one VM's guest OS (and the platform's handling of it) behaves.
 
-    Durations are in seconds before division by the world's speed. Per-VM
-    misbehaviour (ignoring ACPI, stuck after kill, failing to start) belongs
-    here as further fields read by the steps below.
+    Durations are in seconds before division by the world's speed. The other
+    fields are the scenario's per-VM `guest` section (README.md, "Guest
+    behaviour"); their defaults are a well-behaved guest.
     """
 
     boot: float
@@ -61,6 +79,13 @@ class Guest:
     kill: float
     reboot: float
     agent: bool
+    acpi_delay: float = 0.0  # before the guest reacts to an ACPI shutdown
+    acpi: str = "honour"  # or "ignore": the guest never reacts to ACPI
+    acpi_pending_status: str = "stopping"  # what machine_status shows until the guest reacts: "stopping" or "running"
+    stuck_after_kill: bool = False  # a kill leaves the machine in stopping until PUT machine_status
+    start: str = "ok"  # "error": ends in status error after booting; "no_resources": poweron is refused
+    no_resources_status: int = 507
+    graceful_reboot: str = "updates_started"  # or "invisible": nothing in machine_status shows it
 
 
 @dataclass
@@ -82,6 +107,7 @@ class Machine:
     cluster: object
     guest: Guest
     pending: object = None
+    redundant_answer: int = 201  # picks the decision table in PLANS
 
 
 def phase(machine):
@@ -133,6 +159,12 @@ def set_started(machine, node, status, now):
     _set_nics(machine, True, now)
 
 
+def set_failed(machine, now):
+    """Make every column say the machine failed to start: off, status and state error."""
+    set_stopped(machine, now)
+    machine.row.update(status="error", state="error", status_info=FAILED_TO_START)
+
+
 def set_guest_up(machine, now):
     """Make the columns say the guest OS is up (the agent answers when the guest has one)."""
     row = machine.row
@@ -156,7 +188,8 @@ class PowerModel:
         heapq.heappush(self._queue, (due, pending.sequence, machine))
 
     def advance(self, now):
-        """Apply every transition that is due by now."""
+        """Apply every transition that is due by now; return how many were applied."""
+        applied = 0
         while self._queue and self._queue[0][0] <= now:
             due, sequence, machine = heapq.heappop(self._queue)
             pending = machine.pending
@@ -164,11 +197,18 @@ class PowerModel:
                 continue  # superseded by a later action
             machine.pending = None
             self._complete(machine, pending.event, due)
+            applied += 1
+        return applied
 
-    @staticmethod
-    def _complete(machine, event, when):
+    def _complete(self, machine, event, when):
         if event == "halted":
             set_stopped(machine, when)
+        elif event == "acpi":
+            # The slow guest finally reacts to the ACPI request and shuts down.
+            machine.row.update(status="stopping", last_update=int(when))
+            self._schedule(machine, "halted", machine.guest.shutdown, when)
+        elif event == "failed":
+            set_failed(machine, when)
         elif event == "rebooted":
             machine.row["started"] = int(when)
             set_guest_up(machine, when)
@@ -178,15 +218,16 @@ class PowerModel:
     def act(self, machine, action, params, now, *, pick_node):
         """Carry out a power action (already validated) or raise ApiError."""
         current = phase(machine)
-        step = PLAN[(current, action)]
+        step = PLANS[machine.redundant_answer][(current, action)]
         if isinstance(step, tuple):
             code, template = step
-            raise ApiError(code, template.format(action=action, status=machine.row["status"]))
+            raise ApiError(code, template.format(action=action, status=machine.row["status"], phase=current))
         if step == "start":
+            if machine.guest.start == "no_resources":
+                raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
             self._start(machine, pick_node(params.get("preferred_node")), now)
         elif step == "shutdown":
-            machine.row.update(status="stopping", last_update=int(now))
-            self._schedule(machine, "halted", machine.guest.shutdown, now)
+            self._shutdown(machine, now)
         elif step == "kill":
             self._kill(machine, now)
         elif step == "reset":
@@ -194,9 +235,25 @@ class PowerModel:
 
     def _start(self, machine, node, now):
         if node is None:
-            raise ApiError(507, "Insufficient cluster resources to start VM")
+            raise ApiError(507, INSUFFICIENT_RESOURCES)
         set_started(machine, node, "starting", now)
-        self._schedule(machine, "booted", machine.guest.boot, now)
+        self._schedule(machine, "failed" if machine.guest.start == "error" else "booted", machine.guest.boot, now)
+
+    def _shutdown(self, machine, now):
+        guest = machine.guest
+        pending = machine.pending
+        if pending is not None and pending.event in ("acpi", "halted"):
+            return  # the guest already has the request; pressing the button again changes nothing
+        if guest.acpi == "honour" and guest.acpi_delay <= 0:
+            machine.row.update(status="stopping", last_update=int(now))
+            self._schedule(machine, "halted", guest.shutdown, now)
+            return
+        if guest.acpi_pending_status == "stopping":
+            # The platform shows the request in flight; whatever the guest was doing no longer shows.
+            self.cancel(machine)
+            machine.row.update(status="stopping", last_update=int(now))
+        if guest.acpi == "honour":
+            self._schedule(machine, "acpi", guest.acpi_delay, now)
 
     def _kill(self, machine, now):
         pending = machine.pending
@@ -207,9 +264,14 @@ class PowerModel:
         # The guest stops at once; only the machine takes a moment to go away.
         _clear_agent(machine.row)
         machine.row.update(status="stopping", last_update=int(now))
-        self._schedule(machine, "halted", seconds, now)
+        if machine.guest.stuck_after_kill:
+            self.cancel(machine)  # it stays there until the machine_status reset
+        else:
+            self._schedule(machine, "halted", seconds, now)
 
     def _reset(self, machine, graceful, now):
+        if graceful and machine.guest.graceful_reboot == "invisible":
+            return  # the guest reboots; nothing the platform exposes shows it
         _clear_agent(machine.row)
         machine.row["last_update"] = int(now)
         if graceful:
@@ -283,7 +345,7 @@ def write_status(model, machine, changes, now, *, node_exists, pick_node):
     was_on = machine.row["running"]
     node = (changes.get("node") or pick_node(None)) if on and not was_on else None
     if on and not was_on and node is None:
-        raise ApiError(507, "Insufficient cluster resources to start VM")
+        raise ApiError(507, INSUFFICIENT_RESOURCES)
     model.cancel(machine)
     if not on:
         set_stopped(machine, now)

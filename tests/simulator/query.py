@@ -404,14 +404,20 @@ def compare(operator, value, literal):
     return _string_match(operator, value, literal)
 
 
-def compile_condition(node, view):
-    """Return a predicate row -> bool for a condition tree (QueryError for unknown columns)."""
+def compile_condition(node, view, traversal=True):
+    """Return a predicate row -> bool for a condition tree.
+
+    QueryError for unknown columns, and for traversed fields (a#b) when
+    traversal is False: some systems refuse those in filters.
+    """
     if isinstance(node, Junction):
-        left = compile_condition(node.left, view)
-        right = compile_condition(node.right, view)
+        left = compile_condition(node.left, view, traversal)
+        right = compile_condition(node.right, view, traversal)
         if node.conjunction == "and":
             return lambda row: left(row) and right(row)
         return lambda row: left(row) or right(row)
+    if not traversal and len(node.path) > 1:
+        raise QueryError("filters on traversed fields are refused: %r" % "#".join(node.path))
     getter = view.getter(node.path)
     if getter is None:
         raise QueryError("unknown field %r" % "#".join(node.path))
@@ -487,10 +493,10 @@ def projection(query, view):
     return expand_fields(entries, view)
 
 
-def select(rows, query, view):
-    """Return the rows of a collection GET: filtered, sorted, paged and projected."""
+def select(rows, query, view, traversal=True):
+    """Return the rows of a collection GET: filtered, sorted, paged and projected (traversal: see compile_condition)."""
     if query.condition is not None:
-        predicate = compile_condition(query.condition, view)
+        predicate = compile_condition(query.condition, view, traversal)
         rows = [row for row in rows if predicate(row)]
     if query.fields == ():
         # A projection naming no column answers only the row count, as the platform does.

@@ -11,7 +11,9 @@ import os
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenario.schema.json")
 
-DEFAULT_TIMINGS = {"boot": 30.0, "shutdown": 60.0, "kill": 3.0, "reboot": 60.0}
+DEFAULT_TIMINGS = {"boot": 30.0, "shutdown": 60.0, "kill": 3.0, "reboot": 60.0, "acpi_delay": 0.0}
+DEFAULT_SWITCHES = {"redundant_action": 201, "traversed_filters": "work"}
+VM_SWITCHES = ("redundant_action",)
 DEFAULT_SYSTEM = {"name": "vergeos-sim", "cloud_name": "vergeos-sim", "yb_version": "26.0.2.1", "os_version": "26.0.2"}
 DEFAULT_USERS = [{"name": "admin", "password": "admin", "role": "admin"}]
 DEFAULT_CLUSTERS = [{"name": "cluster1"}]
@@ -197,6 +199,17 @@ def timings_of(scenario, vm):
     return {**DEFAULT_TIMINGS, **scenario.get("timings", {}), **vm.get("timings", {})}
 
 
+def guest_of(scenario, vm):
+    """Return a VM's guest behaviour: its own fields over the scenario's (the Guest defaults fill the rest)."""
+    return {**scenario.get("guest", {}), **vm.get("guest", {})}
+
+
+def switches_of(scenario, vm=None):
+    """Return the switches for unsettled behaviours: the VM's own over the scenario's over the defaults."""
+    own = {name: value for name, value in (vm or {}).get("switches", {}).items() if name in VM_SWITCHES}
+    return {**DEFAULT_SWITCHES, **scenario.get("switches", {}), **own}
+
+
 def system_of(scenario):
     return {**DEFAULT_SYSTEM, **scenario.get("system", {})}
 
@@ -206,7 +219,7 @@ def _ratio_hit(index, ratio):
     return int((index + 1) * ratio) > int(index * ratio)
 
 
-def generated_vm_specs(generate, timings):
+def generated_vm_specs(generate, timings, guest=None):
     """Yield the VM specs of the generator section, deterministically."""
     if not generate:
         return
@@ -223,6 +236,7 @@ def generated_vm_specs(generate, timings):
             "ram": (1024, 2048, 4096, 8192)[index % 4],
             "os_family": ("linux", "linux", "windows", "linux", "freebsd")[index % 5],
             "timings": timings,
+            "guest": guest or {},
         }
         if tags and index % (len(tags) + 1) < len(tags):
             spec["tags"] = [tags[index % (len(tags) + 1)]]
@@ -232,8 +246,8 @@ def generated_vm_specs(generate, timings):
 def vm_specs(scenario):
     """Yield every VM spec of the scenario (explicit ones, then generated ones) with timings resolved."""
     for vm in scenario.get("vms", []):
-        yield dict(vm, timings=timings_of(scenario, vm))
-    yield from generated_vm_specs(scenario.get("generate"), timings_of(scenario, {}))
+        yield dict(vm, timings=timings_of(scenario, vm), guest=guest_of(scenario, vm), switches=switches_of(scenario, vm))
+    yield from generated_vm_specs(scenario.get("generate"), timings_of(scenario, {}), guest_of(scenario, {}))
 
 
 def default_scenario(vm_count):

@@ -93,10 +93,22 @@ class Handler(BaseHTTPRequestHandler):
         self._send(self.server.app.handle(request))
 
     def _send(self, response):
-        payload = b"" if response.body is None else json.dumps(response.body, separators=(",", ":")).encode("utf-8")
+        if response.cut == "drop":
+            # A lost answer: the connection closes without a word (nothing has been written yet).
+            self.close_connection = True
+            return
+        payload = wire.payload_of(response)
+        announced = len(payload)
+        if response.cut == "truncate":
+            # The full length is announced, half of it arrives, then the connection closes.
+            announced = max(announced, 1)
+            payload = payload[:len(payload) // 2]
+            self.close_connection = True
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Type", response.content_type)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(announced))
         self.end_headers()
         self.wfile.write(payload)
 
@@ -132,7 +144,11 @@ def parse_args(argv):
                         help="time scale: guest durations are divided by X (default 1; a scenario's speed wins)")
     parser.add_argument("--state-dir", metavar="DIR", help="where to write the CA and server certificate (default: a fresh temp dir)")
     parser.add_argument("--http", action="store_true", help="serve plain HTTP (for the simulator's own tests only)")
+    parser.add_argument("--tls-mode", choices=tls.MODES, default="valid",
+                        help="valid (default); name-mismatch: the certificate names another host only; expired: it expired yesterday")
     args = parser.parse_args(argv)
+    if args.http and args.tls_mode != "valid":
+        parser.error("--tls-mode needs HTTPS (leave out --http)")
     if args.speed <= 0:
         parser.error("--speed must be more than 0")
     if args.vms < 0:
@@ -148,16 +164,16 @@ def start_definition(args):
         return scenarios.validate(json.load(handle))
 
 
-def tls_context(state_dir):
+def tls_context(state_dir, mode="valid"):
     """Write the certificates, announce the CA file and return the server context."""
-    ca_path, cert_path, key_path = tls.write_certificates(state_dir)
+    ca_path, cert_path, key_path = tls.write_certificates(state_dir, mode)
     print("ca: %s" % ca_path, flush=True)
     return tls.server_context(cert_path, key_path)
 
 
 def serve(args, state_dir):
     simulator = app.Simulator(start_definition(args), args.speed)
-    context = None if args.http else tls_context(state_dir)
+    context = None if args.http else tls_context(state_dir, args.tls_mode)
     server = Server(args.port, simulator, context)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

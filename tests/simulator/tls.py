@@ -2,9 +2,9 @@
 
 Real VergeOS systems mostly use self-signed certificates, so clients must be
 able to trust a private CA; the tests do exactly that with the CA file written
-here. The server certificate's names and validity window are parameters so
-that later TLS modes (name mismatch, expired certificate) only pass other
-values.
+here. The TLS modes only change the server certificate's names or validity
+window, so a client that trusts the CA still fails verification, for the
+reason the mode names.
 """
 
 import datetime
@@ -19,6 +19,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_DNS_NAMES = ("localhost",)
 DEFAULT_IP_ADDRESSES = ("127.0.0.1",)
+MODES = ("valid", "name-mismatch", "expired")
+# The only name of the certificate in name-mismatch mode: some other host (.invalid never resolves).
+OTHER_HOST = "vergeos.other-host.invalid"
 VALIDITY = datetime.timedelta(days=365)
 # Clocks of test machines drift; a certificate valid from "now" can look not-yet-valid.
 BACKDATE = datetime.timedelta(days=1)
@@ -85,11 +88,23 @@ def _write(path, data):
     return path
 
 
-def write_certificates(state_dir):
-    """Create a CA and a server certificate in state_dir; return (ca_path, cert_path, key_path)."""
+def server_cert_options(mode, now):
+    """Return the build_server_cert arguments of a TLS mode: valid, name-mismatch or expired."""
+    if mode == "valid":
+        return {"not_before": now - BACKDATE, "not_after": now + VALIDITY}
+    if mode == "name-mismatch":
+        return {"not_before": now - BACKDATE, "not_after": now + VALIDITY, "dns_names": (OTHER_HOST,), "ip_addresses": ()}
+    if mode == "expired":
+        # Expired a day ago (beyond any clock drift), after a year of validity.
+        return {"not_before": now - VALIDITY, "not_after": now - BACKDATE}
+    raise ValueError("unknown TLS mode %r (one of %s)" % (mode, ", ".join(MODES)))
+
+
+def write_certificates(state_dir, mode="valid"):
+    """Create a CA and a server certificate (per the TLS mode) in state_dir; return (ca_path, cert_path, key_path)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_cert, ca_key = build_ca(now)
-    cert, key = build_server_cert(ca_cert, ca_key, now - BACKDATE, now + VALIDITY)
+    cert, key = build_server_cert(ca_cert, ca_key, **server_cert_options(mode, now))
     pem = serialization.Encoding.PEM
     ca_path = _write(os.path.join(state_dir, "ca.pem"), ca_cert.public_bytes(pem))
     cert_path = _write(os.path.join(state_dir, "server.pem"), cert.public_bytes(pem) + ca_cert.public_bytes(pem))

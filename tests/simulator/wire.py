@@ -5,7 +5,7 @@ ApiError raised anywhere becomes the answer {"err": message} with its code.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote
 
 
@@ -42,8 +42,29 @@ class Request:
 
 @dataclass
 class Response:
+    """An answer. The HTTP layer sends `payload` when set, else `body` encoded as JSON.
+
+    `cut` is how a fault mangles the answer on the wire: None (sent whole), "drop"
+    (the connection is closed without a word) or "truncate" (the connection is closed
+    half-way through a body whose full length was announced).
+    """
+
     status: int
     body: object = None  # JSON value; None sends an empty body
+    headers: dict = field(default_factory=dict)  # extra headers, e.g. Retry-After
+    payload: bytes = None  # the body already encoded
+    content_type: str = "application/json"
+    cut: str = None
+
+
+def encode(body):
+    """Return the bytes of a JSON body as the platform sends it (compact); empty for None."""
+    return b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def payload_of(response):
+    """Return the bytes a response carries."""
+    return response.payload if response.payload is not None else encode(response.body)
 
 
 def error_response(error):

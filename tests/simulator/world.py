@@ -3,6 +3,8 @@
 A World is built from one validated scenario and replaced whole when another
 is loaded. Every read and write holds `lock` and first calls `advance(now)`,
 which applies the power transitions and snapshot expiries that fell due.
+`version` counts the changes (transitions applied, writes); encoded answers
+to reads are cached per version in `responses`.
 
 Keys come from different ranges per table (VMs from 1, machines from 100,
 machine_status rows from 5000, machine_snapshots from 800) so a client that
@@ -15,6 +17,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+import cache
 import power
 import query
 import scenario as scenarios
@@ -135,6 +138,10 @@ class World:
     def __init__(self, definition, default_speed, now):
         self.lock = threading.RLock()
         self.definition = definition
+        self.switches = scenarios.switches_of(definition)
+        self.version = 0
+        self.clock = 0.0
+        self.responses = cache.ResponseCache()
         self.power = power.PowerModel(definition.get("speed", default_speed))
         self.tables = {name: {} for name in TABLES}
         self.machines = {}
@@ -230,8 +237,10 @@ class World:
                                   "preferred_node": None, "ha_group": None, "created": created})
         row = self._insert("machine_status", {"$key": status_key, "machine": machine_key, "started": 0})
         timings = spec["timings"]
-        guest = power.Guest(timings["boot"], timings["shutdown"], timings["kill"], timings["reboot"], vm["guest_agent"])
-        machine = power.Machine(machine_key, vm, row, [], [], cluster, guest)
+        guest = power.Guest(timings["boot"], timings["shutdown"], timings["kill"], timings["reboot"], vm["guest_agent"],
+                            acpi_delay=timings.get("acpi_delay", 0.0), **spec.get("guest", {}))
+        redundant = spec.get("switches", {}).get("redundant_action", self.switches["redundant_action"])
+        machine = power.Machine(machine_key, vm, row, [], [], cluster, guest, redundant_answer=redundant)
         if not vm["is_snapshot"]:
             for index, nic in enumerate(spec.get("nics") or [{}]):
                 self._add_nic(machine, index, nic, _nic_address(ordinal + 256 * index))
@@ -266,12 +275,23 @@ class World:
 
     # ------------------------------------------------------------ reading
 
+    def tick(self, now):
+        """Return the time a request is handled at: never earlier than one handled before it (call under lock)."""
+        self.clock = max(self.clock, now)
+        return self.clock
+
+    def touch(self):
+        """Record that something may have changed: cached answers are stale from here on."""
+        self.version += 1
+
     def advance(self, now):
         """Apply every transition and snapshot expiry due by now."""
-        self.power.advance(now)
+        changed = self.power.advance(now)
         expired = [row for row in self.tables["machine_snapshots"].values() if 0 < row["expires"] <= now]
         for row in expired:
             self.delete_snapshot(row["$key"])
+        if changed or expired:
+            self.touch()
 
     def getter(self, table, path):
         """Return a function row -> value for a column path (references followed), or None if the path names no column."""

@@ -1,6 +1,12 @@
 """Small helpers shared by the simulator's tests (imported as a sibling module)."""
 
+import json
+import os
+import threading
 import time
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "simulator", "scenario.schema.json")
 
 STATUS_FIELDS = ",".join((
     "$key", "machine", "running", "powerstate", "status", "state", "node", "started", "last_update",
@@ -69,3 +75,31 @@ def assert_consistent(row):
         assert row["running_cores"] == 0 and row["running_ram"] == 0
     if not row["running"] or row["status"] == "starting":
         assert row["agent_version"] == "" and row["agent_guest_info"] == {}
+
+
+def scenario_schema():
+    """Return the scenario JSON schema file's content."""
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def at_once(calls):
+    """Run the calls (functions of no argument) in threads released together; return their results in order.
+
+    An exception in a call is returned as its result, so a test can look at every outcome.
+    """
+    results = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(index):
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except Exception as error:  # noqa: BLE001  pylint: disable=broad-exception-caught
+            results[index] = error
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -3,6 +3,7 @@
 import copy
 import json
 import os
+import re
 import time
 
 import jsonschema
@@ -170,3 +171,16 @@ def test_scenario_is_not_mutated_by_loading(sim):
     scenario = copy.deepcopy(FULL)
     sim.load(scenario)
     assert scenario == FULL
+
+
+def test_readme_examples_are_accepted(sim_faults):
+    """The scenario and fault examples of tests/simulator/README.md load as written."""
+    with open(os.path.join(os.path.dirname(SCHEMA_PATH), "README.md"), encoding="utf-8") as handle:
+        blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", handle.read(), re.S)]
+    scenarios = [block for block in blocks if "faults" not in block]
+    fault_requests = [block for block in blocks if "faults" in block]
+    assert len(scenarios) == 1 and len(fault_requests) == 1
+    jsonschema.validate(scenarios[0], _schema())
+    assert sim_faults.load(scenarios[0])["tables"]["vms"] == 5 + 1000 + 1
+    listing = ok_json(sim_faults.api("POST", "/_sim/faults", auth=None, json=fault_requests[0]))
+    assert listing["seed"] == 42 and len(listing["faults"]) == 2
