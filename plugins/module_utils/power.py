@@ -27,7 +27,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.plan import ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, plan_power, transition_table
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
-from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result
+from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
 from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vm_reader
 from ansible_collections.vergeos.power.plugins.module_utils.waiter import MOVED_AWAY, REACHED, TIMEOUT, WaitTarget, wait_for
 
@@ -148,10 +148,7 @@ def _result(tracks, state, check_mode, single, after=None):
             'after': {'vms': {str(entry['name']): (after[entry['id']][0] if after else entry['power_state']) for entry in entries}},
         },
     }
-    if single and len(entries) == 1:
-        for key, value in entries[0].items():
-            result.setdefault(key, value)
-    return result
+    return with_top_level(result, entries, single)
 
 
 def _check_run(tracks, state, force, single):

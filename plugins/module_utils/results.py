@@ -50,6 +50,25 @@ def vm_result(row):
     return {key: result[key] for key in VM_RESULT_KEYS}
 
 
+# Result keys Ansible itself gives a meaning to: a VM's value must not stand there. ``started``
+# and ``finished`` are how async_status tells a running job from a finished one.
+RESERVED_TOP_LEVEL = frozenset(('changed', 'failed', 'msg', 'skipped', 'started', 'finished', 'invocation', 'ansible_job_id',
+                                'results_file', 'stdout', 'stderr', 'warnings', 'deprecations', 'diff'))
+
+
+def with_top_level(result, entries, single):
+    """Copy the keys of the only VM to the top level of a module result when exactly one VM was named.
+
+    The keys Ansible reserves (``RESERVED_TOP_LEVEL``) stay the result's own; the VM's
+    values of those are in ``vms[0]``. Returns ``result``.
+    """
+    if single and len(entries) == 1:
+        for key, value in entries[0].items():
+            if key not in RESERVED_TOP_LEVEL:
+                result.setdefault(key, value)
+    return result
+
+
 def describe_vm(vm):
     """Return ``VM <name> (id <key>)`` for a VM row or a VM result, for messages."""
     key = vm.get('id', vm.get('$key'))

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - vergeos.power.connection
   - vergeos.power.selection
+  - vergeos.power.controller
 options:
   include_tags:
     description:
@@ -119,9 +120,10 @@ EXAMPLES = r'''
 RETURN = r'''
 vms:
   description:
-    - One dict per selected VM, sorted by name then id (one VM by O(name) or O(id) gives a list of one).
-    - With exactly one VM selected by O(name) or O(id), the same keys are also returned at the top level.
-  returned: success
+    - One dict per selected VM, sorted by name then id (one VM by O(name) or O(id) gives a list of one). Empty when the task failed.
+    - With exactly one VM selected by O(name) or O(id), the same keys are also returned at the top level, except C(started),
+      which Ansible reserves for async jobs (use C(vms[0].started)), and the keys a task result already has (C(changed), C(failed), C(msg)).
+  returned: always
   type: list
   elements: dict
   contains:
@@ -248,63 +250,17 @@ vms:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.vergeos.power.plugins.module_utils.argspec import (  # noqa: E402
-    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
-    selection_from_params,
-)
-from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vms_by_filters  # noqa: E402
-
-
-def read(client, params):
-    """Return the list of VM result dicts the parameters ask for."""
-    selection = selection_from_params(params)
-    explicit = selection['vm_id'] is not None or selection['name'] is not None or selection['ids'] or selection['names']
-    if selection['filters'] or explicit:
-        rows = select_vms(client, **selection)
-    else:
-        rows = vms_by_filters(client, {})
-    want_tags, want_addresses = params['include_tags'], params['include_addresses']
-    tags = read_vm_tags(client, [row['$key'] for row in rows]) if want_tags and rows else {}
-    addresses = read_vm_addresses(client, [row.get('machine') for row in rows]) if want_addresses and rows else {}
-    results = []
-    for row in rows:
-        result = vm_result(row)
-        if want_tags:
-            vm_tags = tags.get(row['$key'], [])
-            result['tags'] = [tag['name'] for tag in vm_tags]
-            categories = {}
-            for tag in vm_tags:
-                categories.setdefault(tag['category'], []).append(tag['name'])
-            result['tag_categories'] = categories
-        if want_addresses:
-            result['addresses'] = addresses.get(row.get('machine'), [])
-        results.append(result)
-    return results
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import require_requests  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, run_info  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import info_argument_spec as argument_spec  # noqa: E402
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(selection_argument_spec())
-    argument_spec.update(
-        include_tags={'type': 'bool', 'default': False},
-        include_addresses={'type': 'bool', 'default': False},
-    )
-    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=SELECTION_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     require_requests(module)
-    params = module.params
-    try:
-        with client_from_params(params) as client:
-            vms = read(client, params)
-    except VergeOSError as exc:
-        module.fail_json(msg=str(exc), **exc.to_dict())
-    result = {'changed': False, 'vms': vms}
-    single = (params['name'] is not None or params['id'] is not None) and not params['names'] and not params['ids']
-    if single and len(vms) == 1:
-        for key, value in vms[0].items():
-            result.setdefault(key, value)
+    result = run_info(module.params)
+    if result.pop('failed'):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

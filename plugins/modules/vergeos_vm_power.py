@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - vergeos.power.connection
   - vergeos.power.selection
+  - vergeos.power.controller
 author:
   - vergeos.power contributors (@vergeos)
 options:
@@ -95,6 +96,13 @@ options:
     description:
       - Node (name or key) to power VMs on, passed with C(poweron). VergeOS picks another node when this one cannot take the VM.
     type: str
+attributes:
+  check_mode:
+    support: full
+    description: The same read and the same decision as a real run; nothing is sent and C(changed) is what a real run would report.
+  diff_mode:
+    support: full
+    description: Each VM's power state before and after (in check mode, the state it would reach).
 notes:
   - Check mode is supported; it makes the same read and the same decision as a real run, sends nothing, and reports the same C(changed).
   - Diff mode shows each VM's power state before and after (in check mode, the state it would reach).
@@ -265,7 +273,8 @@ timed_out:
 vms:
   description:
     - One dict per selected VM, sorted by name then id (for a selection by filters, names or ids).
-    - With exactly one VM selected by O(name) or O(id), the same keys are also returned at the top level.
+    - With exactly one VM selected by O(name) or O(id), the same keys are also returned at the top level, except C(started),
+      which Ansible reserves for async jobs (use C(vms[0].started)), and the keys a task result already has (C(changed), C(failed), C(msg)).
   returned: always
   type: list
   elements: dict
@@ -399,54 +408,15 @@ vms:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible modules are laid out)
 
-from ansible_collections.vergeos.power.plugins.module_utils.argspec import (  # noqa: E402
-    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
-    selection_from_params,
-)
-from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.power import ON_TIMEOUT, power_vms  # noqa: E402
-
-
-def argument_spec():
-    """Return the module's argument spec: connection + selection + the power options."""
-    spec = connection_argument_spec()
-    spec.update(selection_argument_spec())
-    spec.update(
-        state={'type': 'str', 'required': True, 'choices': ['running', 'stopped', 'restarted']},
-        force={'type': 'bool', 'default': False},
-        on_timeout={'type': 'str', 'default': 'fail', 'choices': list(ON_TIMEOUT)},
-        wait={'type': 'bool', 'default': True},
-        wait_timeout={'type': 'int', 'default': 300},
-        poll_interval={'type': 'float', 'default': 2},
-        max_targets={'type': 'int', 'default': 50},
-        max_concurrent_actions={'type': 'int', 'default': 20},
-        unsafe_mark_stopped={'type': 'bool', 'default': False},
-        preferred_node={'type': 'str'},
-    )
-    return spec
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import require_requests  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, run_power  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import power_argument_spec as argument_spec  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=SELECTION_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     require_requests(module)
-    params = module.params
-    for name in ('wait_timeout', 'max_targets', 'max_concurrent_actions'):
-        if params[name] < (0 if name == 'wait_timeout' else 1):
-            module.fail_json(msg='%s must be %s, not %s' % (name, 'zero or more' if name == 'wait_timeout' else '1 or more', params[name]))
-    if params['poll_interval'] <= 0:
-        module.fail_json(msg='poll_interval must be more than zero, not %s' % params['poll_interval'])
-    try:
-        with client_from_params(params) as client:
-            result = power_vms(
-                client, params['state'], selection=selection_from_params(params), force=params['force'],
-                on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
-                poll_interval=params['poll_interval'], max_targets=params['max_targets'],
-                max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
-                preferred_node=params['preferred_node'], check_mode=module.check_mode)
-    except VergeOSError as exc:
-        module.fail_json(msg=str(exc), changed=False, vms=[], **exc.to_dict())
-    if not module._diff:
-        result.pop('diff', None)
+    result = run_power(module.params, check_mode=module.check_mode, diff=module._diff)
     if result.pop('failed'):
         module.fail_json(**result)
     module.exit_json(**result)

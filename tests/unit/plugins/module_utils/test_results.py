@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.vergeos.power.plugins.module_utils.results import VM_RESULT_KEYS, describe_vm, vm_result
+from ansible_collections.vergeos.power.plugins.module_utils.results import VM_RESULT_KEYS, describe_vm, vm_result, with_top_level
 
 ROW = {
     '$key': 5, 'name': 'web01', 'description': 'front', 'enabled': True, 'machine': 104, 'cpu_cores': 2, 'ram': 2048,
@@ -43,3 +43,18 @@ def test_running_is_a_boolean():
 def test_describe_vm_from_a_row_or_a_result():
     assert describe_vm(ROW) == 'VM web01 (id 5)'
     assert describe_vm(vm_result(ROW)) == 'VM web01 (id 5)'
+
+
+def test_the_only_vm_is_copied_to_the_top_level_except_reserved_keys():
+    entry = vm_result(ROW)
+    result = with_top_level({'changed': True, 'msg': 'task words', 'vms': [entry]}, [entry], True)
+    assert result['id'] == entry['id'] and result['power_state'] == entry['power_state']
+    assert result['changed'] is True and result['msg'] == 'task words'
+    # async_status reads a top-level 'started' as "the job started": a VM's start time must not stand there.
+    assert 'started' not in result and entry['started'] is not None
+
+
+def test_several_vms_or_no_single_selection_stay_in_vms_only():
+    entry = vm_result(ROW)
+    assert with_top_level({'vms': [entry, entry]}, [entry, entry], True) == {'vms': [entry, entry]}
+    assert with_top_level({'vms': [entry]}, [entry], False) == {'vms': [entry]}

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The work of each module as a function of plain parameters.
+
+A module (through AnsibleModule) and its action plugin (on the controller, for
+inventory hosts) both call ``run_info`` / ``run_power`` with the validated
+parameters and get the whole result dict back: ``failed`` says whether the task
+failed, ``msg`` why. Nothing here knows about Ansible's module or plugin
+machinery, so both callers behave the same.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
+    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, selection_argument_spec, selection_from_params,
+)
+from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.power import (
+    DEFAULT_MAX_CONCURRENT_ACTIONS, DEFAULT_MAX_TARGETS, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, ON_TIMEOUT, power_vms,
+)
+from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result, with_top_level
+from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vms_by_filters
+
+MUTUALLY_EXCLUSIVE = SELECTION_MUTUALLY_EXCLUSIVE
+POWER_STATES_WANTED = ('running', 'stopped', 'restarted')
+
+
+def info_argument_spec():
+    """Return vergeos_vm_info's argument spec: connection + selection + what to add to each VM."""
+    spec = connection_argument_spec()
+    spec.update(selection_argument_spec())
+    spec.update(
+        include_tags={'type': 'bool', 'default': False},
+        include_addresses={'type': 'bool', 'default': False},
+    )
+    return spec
+
+
+def power_argument_spec():
+    """Return vergeos_vm_power's argument spec: connection + selection + the power options."""
+    spec = connection_argument_spec()
+    spec.update(selection_argument_spec())
+    spec.update(
+        state={'type': 'str', 'required': True, 'choices': list(POWER_STATES_WANTED)},
+        force={'type': 'bool', 'default': False},
+        on_timeout={'type': 'str', 'default': 'fail', 'choices': list(ON_TIMEOUT)},
+        wait={'type': 'bool', 'default': True},
+        wait_timeout={'type': 'int', 'default': DEFAULT_WAIT_TIMEOUT},
+        poll_interval={'type': 'float', 'default': DEFAULT_POLL_INTERVAL},
+        max_targets={'type': 'int', 'default': DEFAULT_MAX_TARGETS},
+        max_concurrent_actions={'type': 'int', 'default': DEFAULT_MAX_CONCURRENT_ACTIONS},
+        unsafe_mark_stopped={'type': 'bool', 'default': False},
+        preferred_node={'type': 'str'},
+    )
+    return spec
+
+
+def is_single(params):
+    """Return whether the parameters name exactly one VM (its keys are then also returned at the top level)."""
+    return (params.get('name') is not None or params.get('id') is not None) and not params.get('names') and not params.get('ids') \
+        and not params.get('filters')
+
+
+def has_selection(params):
+    """Return whether the parameters select VMs at all (name, id, names, ids or filters)."""
+    return params.get('name') is not None or params.get('id') is not None or bool(params.get('names')) or bool(params.get('ids')) \
+        or any(value not in (None, []) for value in (params.get('filters') or {}).values())
+
+
+def failure(exc, **extra):
+    """Return the result of a task that failed before any VM was touched."""
+    result = {'failed': True, 'changed': False, 'msg': str(exc), 'vms': []}
+    result.update(exc.to_dict())
+    result.update(extra)
+    return result
+
+
+def read_vm_results(client, params):
+    """Return the list of VM result dicts vergeos_vm_info's parameters ask for (no selection: every VM)."""
+    selection = selection_from_params(params)
+    rows = select_vms(client, **selection) if has_selection(params) else vms_by_filters(client, {})
+    want_tags, want_addresses = params.get('include_tags'), params.get('include_addresses')
+    tags = read_vm_tags(client, [row['$key'] for row in rows]) if want_tags and rows else {}
+    addresses = read_vm_addresses(client, [row.get('machine') for row in rows]) if want_addresses and rows else {}
+    results = []
+    for row in rows:
+        result = vm_result(row)
+        if want_tags:
+            vm_tags = tags.get(row['$key'], [])
+            result['tags'] = [tag['name'] for tag in vm_tags]
+            categories = {}
+            for tag in vm_tags:
+                categories.setdefault(tag['category'], []).append(tag['name'])
+            result['tag_categories'] = categories
+        if want_addresses:
+            result['addresses'] = addresses.get(row.get('machine'), [])
+        results.append(result)
+    return results
+
+
+def run_info(params, check_mode=False, diff=False):  # pylint: disable=unused-argument
+    """Do what vergeos_vm_info does with these (validated) parameters; return the result dict.
+
+    It only reads, so check mode and diff mode change nothing (the arguments keep the
+    signature of ``run_power``).
+    """
+    try:
+        with client_from_params(params) as client:
+            vms = read_vm_results(client, params)
+    except VergeOSError as exc:
+        return failure(exc)
+    return with_top_level({'failed': False, 'changed': False, 'vms': vms}, vms, is_single(params))
+
+
+def check_power_params(params):
+    """Raise VergeOSError for numbers out of range (the argument spec checks only their types)."""
+    for name in ('max_targets', 'max_concurrent_actions'):
+        if params[name] < 1:
+            raise VergeOSError('%s must be 1 or more, not %s' % (name, params[name]))
+    if params['wait_timeout'] < 0:
+        raise VergeOSError('wait_timeout must be zero or more, not %s' % params['wait_timeout'])
+    if params['poll_interval'] <= 0:
+        raise VergeOSError('poll_interval must be more than zero, not %s' % params['poll_interval'])
+
+
+def run_power(params, check_mode=False, diff=False):
+    """Do what vergeos_vm_power does with these (validated) parameters; return the result dict.
+
+    ``diff`` is returned only when asked for; a task where any VM failed has ``failed`` true
+    and still carries every VM's result.
+    """
+    try:
+        check_power_params(params)
+        with client_from_params(params) as client:
+            result = power_vms(
+                client, params['state'], selection=selection_from_params(params), force=params['force'],
+                on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
+                poll_interval=params['poll_interval'], max_targets=params['max_targets'],
+                max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
+                preferred_node=params['preferred_node'], check_mode=check_mode)
+    except VergeOSError as exc:
+        return failure(exc)
+    if not diff:
+        result.pop('diff', None)
+    return result

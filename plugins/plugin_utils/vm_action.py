@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the collection's action plugins share: run a module's work on the controller.
+
+Each module of the collection has an action plugin of the same name built on
+``VMAction``. It validates the task's arguments against the module's own
+argument spec (with the ``VERGEOS_*`` environment fallbacks, including a task's
+``environment:``), and runs the module's work (``module_utils.tasks``) in the
+controller's process. So a task against an inventory host from the
+``vergeos.power.vergeos`` inventory needs no ``delegate_to`` and no connection to
+the guest, and with no ``name``/``id``/``names``/``ids``/``filters`` it acts on that
+host's own VM, but only when the host's ``vergeos_url`` is the system the task
+connects to.
+
+With ``async:`` the module itself is sent to the task's host as any module is
+(Ansible's async machinery needs a process on a host to poll): give such tasks
+``delegate_to: localhost``. The host's own VM is still filled in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.parameters import remove_values
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vergeos.power.plugins.module_utils.client import HAS_REQUESTS, parse_host
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, failure, has_selection
+from ansible_collections.vergeos.power.plugins.module_utils.vms import vm_key
+
+HOST_ID_VAR = 'vergeos_id'
+HOST_URL_VAR = 'vergeos_url'
+
+
+def host_vm_id(params, host_vars, inventory_hostname):
+    """Return the VM id to act on for an inventory host, or None when the task selects its VMs itself.
+
+    Raises VergeOSError when nothing is selected and the host carries no VM, or when the
+    host's VM lives on another VergeOS system than the one the task connects to (two
+    systems can both have a VM 42: acting on the wrong one is never an option).
+    """
+    if has_selection(params):
+        return None
+    if host_vars.get(HOST_ID_VAR) is None:
+        return None
+    vm_id = vm_key(host_vars[HOST_ID_VAR])
+    host_url = host_vars.get(HOST_URL_VAR)
+    task_url = parse_host(params.get('host'))
+    try:
+        same_system = host_url is not None and parse_host(str(host_url)) == task_url
+    except VergeOSError:
+        same_system = False
+    if not same_system:
+        where = host_url or 'an unknown system'
+        raise VergeOSError('inventory host %s is VM %s of %s, but this task connects to %s: refusing to act on a VM of another system; '
+                           'point host at %s, or select the VM with name or id' % (inventory_hostname, vm_id, where, task_url, where))
+    return vm_id
+
+
+def task_environment(action):
+    """Return the task's ``environment:`` as one dict of strings (the later entries win, as for a module)."""
+    final = {}
+    action._compute_environment_string(final)
+    return {str(name): str(value) for name, value in final.items() if value is not None}
+
+
+@contextlib.contextmanager
+def environment_applied(values):
+    """Apply environment variables for the block (the worker process is the task's own), then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class VMAction(ActionBase):
+    """Run a module's work on the controller. Subclasses set ``MODULE``, ``argument_spec`` and ``work``."""
+
+    MODULE = None
+    _supports_check_mode = True
+    _supports_async = True
+
+    @staticmethod
+    def argument_spec():
+        raise NotImplementedError
+
+    @staticmethod
+    def work(params, check_mode, diff):
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        super().run(tmp, task_vars)
+        del tmp
+        if not HAS_REQUESTS:
+            raise AnsibleActionFail(missing_required_lib('requests'))
+        with environment_applied(task_environment(self)):
+            # The fallbacks (VERGEOS_*) are read while the task's environment is in place.
+            validation, params = self.validate_argument_spec(self.argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE)
+        secrets = validation._no_log_values
+        try:
+            vm_id = host_vm_id(params, task_vars, task_vars.get('inventory_hostname'))
+        except VergeOSError as exc:
+            return remove_values(failure(exc), secrets)
+        if vm_id is not None:
+            params['id'] = vm_id
+        if self._task.async_val:
+            return self._run_module_async(params if vm_id is not None else None, task_vars)
+        result = self.work(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
+        result['invocation'] = {'module_args': remove_values(params, secrets)}
+        return remove_values(result, secrets)
+
+    def _run_module_async(self, params, task_vars):
+        """Hand the task to the module on the task's host, as Ansible does for async (with the host's VM filled in)."""
+        module_args = dict(self._task.args)
+        if params is not None:
+            module_args['id'] = params['id']
+        wrap_async = not self._connection.has_native_async
+        result = self._execute_module(module_name=self.MODULE, module_args=module_args, task_vars=task_vars, wrap_async=wrap_async)
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result

@@ -1,0 +1,43 @@
+"""Run ansible-playbook (or another ansible command) as a user would, against a simulator.
+
+`run(command, *args, env=..., cwd=...)` runs `.venv/bin/<command>` with the collection on
+ANSIBLE_COLLECTIONS_PATH and no VERGEOS_* variable inherited from the caller, so a
+test says exactly which connection settings a run sees. It returns the
+CompletedProcess (text stdout and stderr).
+"""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
+BIN = os.path.dirname(sys.executable)
+TIMEOUT = 300
+
+
+def sim_env(sim, password="admin", username="admin"):
+    """Return the VERGEOS_* variables that point a module at the simulator."""
+    return {"VERGEOS_HOST": sim.host, "VERGEOS_USERNAME": username, "VERGEOS_PASSWORD": password, "VERGEOS_CA_PATH": sim.ca}
+
+
+def base_env(extra=None):
+    """Return a clean environment for an ansible command: ours on the collections path, no VERGEOS_* from outside."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("VERGEOS_") and not name.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+    )
+    env.update(extra or {})
+    return env
+
+
+def run(command, *args, env=None, cwd=None, timeout=TIMEOUT):
+    """Run an ansible command from the virtualenv; return the CompletedProcess."""
+    return subprocess.run([os.path.join(BIN, command), *args], env=base_env(env), cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout, check=False)

@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Which VM an action plugin acts on for an inventory host, and when it refuses."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.plugin_utils.vm_action import environment_applied, host_vm_id
+
+HOST = {'vergeos_id': 42, 'vergeos_url': 'https://vergeos.example.com:8443'}
+
+
+def params(**extra):
+    base = {'host': 'vergeos.example.com:8443', 'name': None, 'id': None, 'names': None, 'ids': None, 'filters': None}
+    base.update(extra)
+    return base
+
+
+@pytest.mark.parametrize('task_host', ['vergeos.example.com:8443', 'https://vergeos.example.com:8443', 'https://vergeos.example.com:8443/'])
+def test_the_host_vm_is_used_when_the_task_connects_to_its_system(task_host):
+    assert host_vm_id(params(host=task_host), HOST, 'web01') == 42
+
+
+def test_a_numeric_string_id_is_accepted():
+    assert host_vm_id(params(), dict(HOST, vergeos_id='42'), 'web01') == 42
+
+
+@pytest.mark.parametrize('selection', [{'name': 'db01'}, {'id': 7}, {'names': ['a']}, {'ids': [1]}, {'filters': {'name_regex': '^a'}}])
+def test_a_task_that_selects_its_vms_ignores_the_host(selection):
+    assert host_vm_id(params(**selection), HOST, 'web01') is None
+
+
+def test_empty_filters_are_no_selection():
+    assert host_vm_id(params(filters={'name_regex': None, 'tags': []}), HOST, 'web01') == 42
+
+
+def test_a_host_without_a_vm_leaves_the_selection_to_the_module():
+    assert host_vm_id(params(), {}, 'localhost') is None
+
+
+@pytest.mark.parametrize('url', ['https://other.example.com:8443', 'https://vergeos.example.com', 'https://vergeos.example.com:9443',
+                                 None, 'not a url/with/path'])
+def test_a_host_of_another_or_unknown_system_is_refused(url):
+    host = dict(HOST, vergeos_url=url) if url is not None else {'vergeos_id': 42}
+    with pytest.raises(VergeOSError, match='refusing to act on a VM of another system') as raised:
+        host_vm_id(params(), host, 'web01')
+    assert 'web01' in str(raised.value) and 'VM 42' in str(raised.value)
+
+
+@pytest.mark.parametrize('bad', [0, -1, 'abc', True])
+def test_a_bad_vergeos_id_is_an_error(bad):
+    with pytest.raises(VergeOSError, match='positive whole number'):
+        host_vm_id(params(), dict(HOST, vergeos_id=bad), 'web01')
+
+
+def test_the_environment_is_applied_for_the_block_and_restored():
+    os.environ['VERGEOS_TEST_KEEP'] = 'before'
+    os.environ.pop('VERGEOS_TEST_NEW', None)
+    with environment_applied({'VERGEOS_TEST_KEEP': 'during', 'VERGEOS_TEST_NEW': 'x'}):
+        assert os.environ['VERGEOS_TEST_KEEP'] == 'during' and os.environ['VERGEOS_TEST_NEW'] == 'x'
+    assert os.environ['VERGEOS_TEST_KEEP'] == 'before' and 'VERGEOS_TEST_NEW' not in os.environ
+    del os.environ['VERGEOS_TEST_KEEP']
