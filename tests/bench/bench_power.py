@@ -1,0 +1,143 @@
+"""Benchmark of vergeos_vm_power against the simulator, each figure beside its floor. Prints; asserts nothing.
+
+    python tests/bench/bench_power.py [--tasks 20] [--repeat 3] [--speed 20]
+
+1. No-op: a play of --tasks tasks `state: running` on a running VM, against the
+   same number of `ansible.builtin.uri` tasks each doing one GET of that VM (the
+   least a task that reads VergeOS can cost); per task = (play - empty play) / tasks.
+   HTTP requests per no-op from the simulator's request log (target 1).
+2. One VM stopped gracefully with wait: wall time (play - empty play) and
+   requests, against the simulated shutdown time (floor).
+3. 100 VMs stopped in one task (filters, max_concurrent_actions 100, then the
+   default 20): wall time and requests, against the floor of one read, 100
+   POSTs, one read per poll round and the simulated shutdown time.
+The simulator runs at --speed (a 60 s shutdown takes 60/speed s). Ansible's own
+start-up is in every play; the empty play is subtracted.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import requests
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "simulator"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "functional"))
+
+import launcher  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+
+SHUTDOWN = 60
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--tasks", type=int, default=20, help="tasks per no-op play (default 20)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each play, median kept (default 3)")
+    parser.add_argument("--speed", type=float, default=20, help="simulator time scale (default 20)")
+    return parser.parse_args(argv)
+
+
+class Bench:
+    def __init__(self, simulator, workdir, speed):
+        self.sim, self.workdir, self.speed = simulator, workdir, speed
+        self.session = requests.Session()
+
+    def control(self, method, path, **kwargs):
+        response = self.session.request(method, self.sim.url + path, verify=self.sim.ca, timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def load(self, vms=(), generate=None):
+        scenario = {"speed": self.speed, "timings": {"shutdown": SHUTDOWN, "boot": 30}, "vms": list(vms)}
+        if generate:
+            scenario["generate"] = generate
+        self.control("POST", "/_sim/scenario", json=scenario)
+
+    def requests_log(self):
+        return self.control("GET", "/_sim/requests")
+
+    def play(self, tasks):
+        """Run a one-play playbook on localhost; return (seconds, request log of the run)."""
+        path = os.path.join(self.workdir, "play.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            yaml.safe_dump([{"name": "Bench", "hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle)
+        self.control("DELETE", "/_sim/requests")
+        started = time.monotonic()
+        result = run("ansible-playbook", path, env=sim_env(self.sim))
+        seconds = time.monotonic() - started
+        if result.returncode != 0:
+            raise SystemExit("play failed:\n" + result.stdout[-3000:] + result.stderr[-2000:])
+        return seconds, self.requests_log()
+
+    def timed(self, tasks, repeat, before=None):
+        runs = []
+        for _ in range(repeat):
+            if before:
+                before()
+            runs.append(self.play(tasks))
+        return statistics.median(seconds for seconds, _log in runs), runs[-1][1]
+
+
+def count(log, method):
+    return sum(1 for entry in log if entry["method"] == method)
+
+
+def row(label, value, floor, unit, note=""):
+    ratio = "%.2f" % (value / floor) if floor else "-"
+    print("%-44s %10.3f %10.3f %7s  %-4s %s" % (label, value, floor, ratio, unit, note))
+
+
+def main(argv):
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-power-") as workdir:
+        with launcher.start_simulator(["--speed", str(args.speed)], workdir) as simulator:
+            bench = Bench(simulator, workdir, args.speed)
+            bench.load([{"name": "web01", "key": 1, "power": "running"}])
+            noop = {"name": "No-op", "vergeos.power.vergeos_vm_power": {"name": "web01", "state": "running"}}
+            uri = {"name": "One GET", "ansible.builtin.uri": {
+                "url": simulator.url + "/api/v4/vms/1?fields=$key,name,machine%23status%23status%20as%20status",
+                "url_username": "admin", "url_password": "admin", "force_basic_auth": True, "ca_path": simulator.ca}}
+            empty, _ = bench.timed([{"name": "Nothing", "ansible.builtin.meta": "noop"}], args.repeat)
+            noops, noop_log = bench.timed([noop] * args.tasks, args.repeat)
+            uris, _ = bench.timed([uri] * args.tasks, args.repeat)
+            per_noop, per_uri = (noops - empty) / args.tasks, (uris - empty) / args.tasks
+
+            def reset_one():
+                bench.load([{"name": "web01", "key": 1, "power": "running"}])
+            stop_one = {"name": "Stop", "vergeos.power.vergeos_vm_power": {"name": "web01", "state": "stopped", "poll_interval": 0.5}}
+            single, single_log = bench.timed([stop_one], args.repeat, before=reset_one)
+
+            def reset_many():
+                bench.load(generate={"count": 100, "prefix": "bulk-", "running_ratio": 1})
+            results = {}
+            for concurrent in (100, 20):
+                stop_many = {"name": "Stop 100", "vergeos.power.vergeos_vm_power": {
+                    "filters": {"name_regex": "^bulk-"}, "state": "stopped", "max_targets": 100,
+                    "max_concurrent_actions": concurrent, "poll_interval": 0.5}}
+                results[concurrent] = bench.timed([stop_many], args.repeat, before=reset_many)
+
+    shutdown = SHUTDOWN / args.speed
+    print("vergeos_vm_power benchmark: simulator speed %g (a %d s shutdown takes %.1f s), median of %d runs"
+          % (args.speed, SHUTDOWN, shutdown, args.repeat))
+    print("%-44s %10s %10s %7s  %-4s %s" % ("measure", "value", "floor", "ratio", "unit", "note"))
+    row("no-op task vs one uri GET task", per_noop, per_uri, "s", "%d tasks a play" % args.tasks)
+    row("requests per no-op", len(noop_log) / args.tasks, 1, "req")
+    row("stop 1 VM with wait (play - empty play)", single - empty, shutdown, "s")
+    row("requests for it", len(single_log), 1 + 1 + shutdown / 0.5, "req",
+        "%d GET, %d POST; floor: read, poweroff, a poll each 0.5 s" % (count(single_log, "GET"), count(single_log, "POST")))
+    for concurrent, (seconds, log) in results.items():
+        row("stop 100 VMs, max_concurrent_actions %d" % concurrent, seconds - empty, shutdown, "s")
+        row("requests for it", len(log), 1 + 100 + shutdown / 0.5, "req",
+            "%d GET, %d POST" % (count(log, "GET"), count(log, "POST")))
+    print("empty play (Ansible's own start-up, subtracted above): %.3f s" % empty)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
