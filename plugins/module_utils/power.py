@@ -13,8 +13,13 @@ The loop works in waves: plan every VM that needs a decision from its freshest r
 send at most ``max_concurrent_actions`` actions; wait for every VM of the wave with
 ONE read per poll round (``waiter.wait_for``); VMs that settled and must be planned
 again, VMs whose action could not be sent and the deferred ones form the next wave.
-No action is ever sent twice to a VM; after a POST error the VM is read and planned
-again, and if that plan wants the same action the VM fails with the POST error.
+A POST is never re-sent blindly: after an error the VM is read again and planned
+again. When that plan still wants the same action, it is sent again only if a second
+one cannot change the outcome (``poweron``, ``poweroff``, ``kill``: VergeOS treats a
+repeat as a no-op) and the first got no answer, a 5xx or a 429 (a 4xx is the system's
+answer, not a lost one), at most ``MAX_SENDS`` times in all. A ``reset`` is never
+repeated: a lost answer may hide a reboot that happened, and a second would reboot
+the guest again.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.plan import ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, plan_power, transition_table
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
+from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
 from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vm_reader
 from ansible_collections.vergeos.power.plugins.module_utils.waiter import MOVED_AWAY, REACHED, TIMEOUT, WaitTarget, wait_for
@@ -37,6 +43,9 @@ DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_MAX_TARGETS = 50
 DEFAULT_MAX_CONCURRENT_ACTIONS = 20
 ESCALATIONS = ('kill', 'reset')
+# Actions whose repeat changes nothing the first did (see the module docstring), and how often one may go out.
+REPEATABLE_ACTIONS = ('poweron', 'poweroff', 'kill')
+MAX_SENDS = 3
 MARK_STOPPED_ACTION = 'mark_stopped'
 
 # What each wanted state leaves a VM as, for the diff of check mode.
@@ -90,7 +99,8 @@ class _Track:
     row: dict
     previous: str
     actions: list = field(default_factory=list)
-    failed_posts: dict = field(default_factory=dict)
+    failed_posts: dict = field(default_factory=dict)  # action -> the VergeOSError of its last failed POST
+    sends: dict = field(default_factory=dict)  # action -> POSTs sent (failed ones included)
     escalated: bool = False
     deadline: float | None = None
     mode: str = 'plan'  # 'plan', 'escalate' or 'mark' (what the next wave does with it)
@@ -197,6 +207,20 @@ def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', 
     return _result(tracks, state, False, single)
 
 
+def _resend_refusal(track, action, escalating):
+    """Return why ``action`` must not be sent to this VM now, or '' when it may be."""
+    error = track.failed_posts.get(action)
+    if error is None:
+        if action in track.actions and not escalating:
+            return '%s was sent already and is wanted again (status %s); it is not sent twice' % (action, track.row.get('status'))
+        return ''
+    if action not in REPEATABLE_ACTIONS or not is_transient(error.status):
+        return '%s was not confirmed and is not re-sent: %s' % (action, error)
+    if track.sends.get(action, 0) >= MAX_SENDS:
+        return '%s failed %d times: %s' % (action, track.sends[action], error)
+    return ''
+
+
 class _Engine:
     """The waves of a real run (state kept here so the steps stay small)."""
 
@@ -247,7 +271,8 @@ class _Engine:
             return self._mark(track), 0
         escalating = track.mode == 'escalate'
         plan = plan_power(track.row.get('status'), track.row.get('running'), self.state, self.force or escalating)
-        if escalating and not (plan.decision == ACT and plan.action in ESCALATIONS and plan.action not in track.actions):
+        escalation_left = plan.action not in track.actions or plan.action in track.failed_posts
+        if escalating and not (plan.decision == ACT and plan.action in ESCALATIONS and escalation_left):
             self._timed_out(track, 'not %s by the deadline and no escalation applies (status %s)' % (self.state, track.row.get('status')))
             return None, 0
         if plan.decision == REFUSE:
@@ -277,21 +302,30 @@ class _Engine:
             track.deadline = self.clock() + self.wait_timeout
 
     def _act(self, track, plan, escalating):
-        if plan.action in track.failed_posts or (plan.action in track.actions and not escalating):
-            error = track.failed_posts.get(plan.action, 'it was sent already')
-            _finish(track, self.clock(), self.start, '%s was not confirmed and is never re-sent: %s' % (plan.action, error), failed=True)
+        refusal = _resend_refusal(track, plan.action, escalating)
+        if refusal:
+            _finish(track, self.clock(), self.start, refusal, failed=True)
             return None, 0
         params = dict(plan.params)
-        try:
-            if plan.action == 'poweron' and self.preferred_node is not None:
+        if plan.action == 'poweron' and self.preferred_node is not None:
+            try:
                 params['preferred_node'] = self.ops.node_key(self.preferred_node)
+            except VergeOSError as exc:
+                _finish(track, self.clock(), self.start, str(exc), failed=True)
+                return None, 0
+        # Sent counts from here: even a POST that fails may have been carried out (changed is then true,
+        # as Ansible's convention wants for "may have changed").
+        track.sends[plan.action] = track.sends.get(plan.action, 0) + 1
+        if plan.action not in track.actions:
+            track.actions.append(plan.action)
+        try:
             self.ops.send(track.row, plan.action, params or None)
         except VergeOSError as exc:
-            # Maybe VergeOS acted anyway: read again and plan; the same action is not sent twice.
-            track.failed_posts[plan.action] = str(exc)
+            # Maybe VergeOS acted anyway: read again and plan (_resend_refusal says whether it may go out again).
+            track.failed_posts[plan.action] = exc
             track.fresh = False
             return None, 1
-        track.actions.append(plan.action)
+        track.failed_posts.pop(plan.action, None)
         if escalating:
             track.escalated = True
             track.deadline = None

@@ -56,11 +56,14 @@ class RetryPolicy:
         return delay
 
 
+def is_transient(status):
+    """Return whether a failure with this HTTP status (None: no answer) says nothing definite: throttled, lost or server trouble."""
+    return status is None or status == 429 or (500 <= status <= 599 and status not in DEFINITE_5XX)
+
+
 def is_retryable_status(method, status):
     """Return whether an answer with this HTTP status to this method deserves another try."""
-    if method.upper() not in RETRY_METHODS:
-        return False
-    return status == 429 or (500 <= status <= 599 and status not in DEFINITE_5XX)
+    return method.upper() in RETRY_METHODS and status is not None and is_transient(status)
 
 
 def is_retryable_method(method):

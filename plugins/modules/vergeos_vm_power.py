@@ -14,8 +14,11 @@ description:
   - Every decision is made from a fresh read of the VM's machine status; a VM already in the wanted state costs exactly one request
     (the read) and reports C(ok).
   - A VM already heading to the wanted state gets no new action; a VM heading the other way is waited for until it settles, then acted on.
-  - Each action is sent at most once per VM. After a request that failed or got no answer, the VM is read again and planned again;
-    if that plan wants the same action, the VM fails with the error instead of sending it twice.
+  - An action is never re-sent blindly. After a power request that failed, the VM is read again and planned again. If that plan
+    still wants the same action, it goes out again only when a repeat cannot change the outcome (C(poweron), C(poweroff), C(kill))
+    and the failure said nothing definite (no answer, HTTP 429 or a 5xx other than 501, 505 and 507), three sends at most; otherwise
+    the VM fails with the error. A C(reset) is never repeated, since a lost answer can hide a reboot that did happen.
+  - A request that failed counts as sent (it is in RV(vms[].actions) and the VM is C(changed)), because it may have been carried out.
   - While waiting, all the selected VMs are polled with one read per poll round. A VM that moves away from the wanted state after the
     action (another actor started what was stopped) fails and says so; the module never fights it.
   - O(state=stopped) is a graceful ACPI power off. A hard kill happens only with O(force=true) or O(on_timeout=force).

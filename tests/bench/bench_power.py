@@ -77,7 +77,7 @@ class Bench:
 
     def timed(self, tasks, repeat, before=None):
         runs = []
-        for _ in range(repeat):
+        for _run in range(repeat):
             if before:
                 before()
             runs.append(self.play(tasks))
@@ -103,9 +103,9 @@ def main(argv):
             uri = {"name": "One GET", "ansible.builtin.uri": {
                 "url": simulator.url + "/api/v4/vms/1?fields=$key,name,machine%23status%23status%20as%20status",
                 "url_username": "admin", "url_password": "admin", "force_basic_auth": True, "ca_path": simulator.ca}}
-            empty, _ = bench.timed([{"name": "Nothing", "ansible.builtin.meta": "noop"}], args.repeat)
+            empty, _log = bench.timed([{"name": "Nothing", "ansible.builtin.meta": "noop"}], args.repeat)
             noops, noop_log = bench.timed([noop] * args.tasks, args.repeat)
-            uris, _ = bench.timed([uri] * args.tasks, args.repeat)
+            uris, _log = bench.timed([uri] * args.tasks, args.repeat)
             per_noop, per_uri = (noops - empty) / args.tasks, (uris - empty) / args.tasks
 
             def reset_one():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.power import power_vms
+from ansible_collections.vergeos.power.plugins.module_utils.power import MAX_SENDS, power_vms
 
 ON = ('running', True)
 OFF = ('stopped', False)
@@ -27,7 +27,7 @@ class World:
                              'status': status, 'running': running, 'due': spec.get('due'), 'ignore_acpi': spec.get('ignore_acpi', False),
                              'stuck': spec.get('stuck', False), 'shutdown': spec.get('shutdown', shutdown)}
         self.selects, self.reads, self.sent, self.marked = [], [], [], []
-        self.post_errors = {}  # action -> applied anyway?
+        self.post_errors = {}  # action -> [(applied anyway?, status), ...]
         self.hooks = []  # (time, key, status, running): another actor
 
     # -- the clock
@@ -77,11 +77,12 @@ class World:
         key = row['$key']
         self.sent.append((self.now, key, action, params))
         vm = self.vms[key]
-        if action in self.post_errors:
-            applied = self.post_errors.pop(action)
+        if self.post_errors.get(action):
+            # One entry per failing POST: (applied anyway?, HTTP status or None for no answer).
+            applied, status = self.post_errors[action].pop(0)
             if applied:
                 self._apply(vm, action)
-            raise VergeOSError('no answer', None, 'sending %s' % action)
+            raise VergeOSError('no answer' if status is None else 'refused', status, 'sending %s' % action)
         self._apply(vm, action)
 
     def _apply(self, vm, action):
@@ -102,7 +103,10 @@ class World:
         self.vms[row['$key']].update(status='stopped', running=False, due=None)
 
     def node_key(self, node):
-        return {'node1': 1, 'node2': 2}[node]
+        nodes = {'node1': 1, 'node2': 2}
+        if node not in nodes:
+            raise VergeOSError('preferred_node: 0 nodes are named %r' % node)
+        return nodes[node]
 
 
 def run(world, state, **kwargs):
@@ -217,18 +221,48 @@ def test_force_on_a_stopping_vm_kills_then_powers_on():
     assert world.sent[1][3] == {'preferred_node': 2}
 
 
-@pytest.mark.parametrize('applied, failed', [(False, True), (True, False)])
-def test_a_post_that_errors_is_never_resent_and_the_state_is_read_again(applied, failed):
+def test_a_post_whose_answer_was_lost_after_it_was_applied_is_not_sent_again():
     world = World([{}], shutdown=20)
-    world.post_errors['poweroff'] = applied
+    world.post_errors['poweroff'] = [(True, None)]
     result = run(world, 'stopped', selection={'vm_id': 1})
     assert [action for _t, _k, action, _p in world.sent] == ['poweroff']
-    assert world.reads[0] == [1]  # read again after the error
-    assert result['failed'] is failed
-    if failed:
-        assert 'never re-sent' in result['msg'] and 'no answer' in result['msg']
-    else:
-        assert result['power_state'] == 'stopped'
+    assert world.reads[0] == [1]  # read again after the error: stopping, so only waited for
+    assert result['failed'] is False and result['power_state'] == 'stopped' and result['actions'] == ['poweroff']
+
+
+@pytest.mark.parametrize('status', [None, 503, 429])
+def test_a_lost_poweroff_is_sent_again_after_a_fresh_read(status):
+    world = World([{}], shutdown=20)
+    world.post_errors['poweroff'] = [(False, status)]
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff', 'poweroff']
+    assert world.reads[0] == [1]
+    assert result['failed'] is False and result['power_state'] == 'stopped' and result['actions'] == ['poweroff']
+
+
+def test_a_post_that_keeps_failing_gives_up_after_max_sends():
+    world = World([{}], shutdown=20)
+    world.post_errors['poweroff'] = [(False, None)] * 5
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff'] * MAX_SENDS
+    assert result['failed'] is True and 'poweroff failed %d times' % MAX_SENDS in result['msg'] and 'no answer' in result['msg']
+
+
+@pytest.mark.parametrize('status', [403, 409, 422, 507])
+def test_an_answered_refusal_is_not_sent_again(status):
+    world = World([{}], shutdown=20)
+    world.post_errors['poweroff'] = [(False, status)]
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert len(world.sent) == 1
+    assert result['failed'] is True and 'not re-sent' in result['msg'] and 'HTTP %d' % status in result['msg']
+
+
+def test_a_lost_reset_is_never_repeated():
+    world = World([{}])
+    world.post_errors['reset'] = [(False, None)]
+    result = run(world, 'restarted', selection={'vm_id': 1})
+    assert [action for _t, _k, action, _p in world.sent] == ['reset']
+    assert result['failed'] is True and 'reset was not confirmed and is not re-sent' in result['msg']
 
 
 def test_unsafe_mark_stopped_only_after_a_kill_that_did_not_stop_the_vm():
@@ -270,3 +304,18 @@ def test_bad_options_are_refused_before_any_request():
     with pytest.raises(ValueError):
         run(world, 'paused')
     assert world.selects == []
+
+
+def test_a_lost_kill_at_the_deadline_is_sent_again_and_escalation_completes():
+    world = World([{'ignore_acpi': True}])
+    world.post_errors['kill'] = [(False, 502)]
+    result = run(world, 'stopped', selection={'vm_id': 1}, on_timeout='force', wait_timeout=60)
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff', 'kill', 'kill']
+    assert result['failed'] is False and result['escalated'] is True and result['actions'] == ['poweroff', 'kill']
+    assert result['power_state'] == 'stopped'
+
+
+def test_a_preferred_node_that_does_not_resolve_fails_the_vm_without_a_post():
+    world = World([{'power': OFF}])
+    result = run(world, 'running', selection={'vm_id': 1}, preferred_node='node9')
+    assert world.sent == [] and result['failed'] is True and result['actions'] == []
