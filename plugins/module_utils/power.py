@@ -313,18 +313,20 @@ class _Engine:
             except VergeOSError as exc:
                 _finish(track, self.clock(), self.start, str(exc), failed=True)
                 return None, 0
-        # Sent counts from here: even a POST that fails may have been carried out (changed is then true,
-        # as Ansible's convention wants for "may have changed").
         track.sends[plan.action] = track.sends.get(plan.action, 0) + 1
-        if plan.action not in track.actions:
-            track.actions.append(plan.action)
         try:
             self.ops.send(track.row, plan.action, params or None)
         except VergeOSError as exc:
             # Maybe VergeOS acted anyway: read again and plan (_resend_refusal says whether it may go out again).
             track.failed_posts[plan.action] = exc
             track.fresh = False
+            if is_transient(exc.status) and plan.action not in track.actions:
+                # No definite answer: it may have been carried out, so it counts as sent (and the VM as changed,
+                # as Ansible's convention wants for "may have changed"). A 4xx says it was not.
+                track.actions.append(plan.action)
             return None, 1
+        if plan.action not in track.actions:
+            track.actions.append(plan.action)
         track.failed_posts.pop(plan.action, None)
         if escalating:
             track.escalated = True

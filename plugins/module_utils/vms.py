@@ -31,6 +31,7 @@ VM_FIELDS = (
     'machine#cluster#name as cluster_name',
 )
 NOT_SNAPSHOT = condition('is_snapshot', 'eq', False)
+IS_SNAPSHOT = condition('is_snapshot', 'eq', True)
 FILTER_KEYS = ('name_regex', 'tags', 'power_state', 'node', 'cluster')
 DEFAULT_MAX_TARGETS = 50
 TAG_MEMBER_PREFIX = 'vms/'
@@ -95,13 +96,43 @@ def _ids_text(rows):
 # ---------------------------------------------------------------- one VM
 
 
+def snapshots_among(client, values, field='$key', max_url_length=MAX_URL_LENGTH):
+    """Return {value: snapshot row} for the values (ids or names) that belong to snapshot rows of ``vms``.
+
+    Called only once a lookup has already failed, so that "no VM" can say "that is a
+    snapshot" (one more request on the failure path, none on the way to success).
+    """
+    try:
+        rows = read_by_keys(client, 'vms', ('$key', 'name'), list(values), field=field, base_filter=IS_SNAPSHOT,
+                            attempted='checking for snapshots', max_url_length=max_url_length)
+    except VergeOSError:
+        return {}
+    column = '$key' if field == '$key' else 'name'
+    return {row.get(column): row for row in rows}
+
+
+def _not_found(client, values, field, what):
+    """Return the VergeOSError text for values that match no VM, naming those that are snapshots."""
+    snapshots = snapshots_among(client, values, field)
+    plain = [value for value in values if value not in snapshots]
+    words = []
+    if plain:
+        words.append('no VM %s %s' % (what, ', '.join(str(value) if field == '$key' else repr(value) for value in plain)))
+    for value in values:
+        if value in snapshots:
+            row = snapshots[value]
+            words.append('%s %s is a snapshot (%s, id %s), not a VM: power and snapshot tasks take the VM itself'
+                         % ('id' if field == '$key' else 'name', value if field == '$key' else repr(value), row.get('name'), row.get('$key')))
+    return '; '.join(words)
+
+
 def vm_by_id(client, vm_id):
     """Return the VM row with this id: ONE request; VergeOSError when there is none."""
     key = vm_key(vm_id)
     attempted = 'reading VM id %d' % key
     rows = read_by_keys(client, 'vms', VM_FIELDS, [key], base_filter=NOT_SNAPSHOT, attempted=attempted)
     if not rows:
-        raise VergeOSError('no VM has id %d' % key, None, attempted)
+        raise VergeOSError(_not_found(client, [key], '$key', 'has id'), None, attempted)
     return rows[0]
 
 
@@ -112,7 +143,7 @@ def vm_by_name(client, name):
     attempted = 'looking up VM %r' % name
     rows = read_by_keys(client, 'vms', VM_FIELDS, [name], field='name', base_filter=NOT_SNAPSHOT, attempted=attempted)
     if not rows:
-        raise VergeOSError('no VM is named %r' % name, None, attempted)
+        raise VergeOSError(_not_found(client, [name], 'name', 'is named'), None, attempted)
     if len(rows) > 1:
         raise VergeOSError('%d VMs are named %r (ids %s): give id to pick one' % (len(rows), name, _ids_text(rows)), None, attempted)
     return rows[0]
@@ -139,7 +170,7 @@ def vms_by_ids(client, ids, max_url_length=MAX_URL_LENGTH):
     found = read_vms(client, keys, max_url_length=max_url_length)
     missing = [key for key in keys if key not in found]
     if missing:
-        raise VergeOSError('no VM has id %s' % ', '.join(str(key) for key in missing), None, 'reading VMs by id')
+        raise VergeOSError(_not_found(client, missing, '$key', 'has id'), None, 'reading VMs by id')
     return [found[key] for key in keys]
 
 
@@ -156,7 +187,7 @@ def vms_by_names(client, names, max_url_length=MAX_URL_LENGTH):
     ambiguous = ['%r (ids %s)' % (name, _ids_text(by_name[name])) for name in names if len(by_name.get(name, ())) > 1]
     problems = []
     if missing:
-        problems.append('no VM is named %s' % ', '.join(repr(name) for name in missing))
+        problems.append(_not_found(client, missing, 'name', 'is named'))
     if ambiguous:
         problems.append('several VMs share the name %s: give ids to pick' % '; '.join(ambiguous))
     if problems:

@@ -18,7 +18,8 @@ description:
     still wants the same action, it goes out again only when a repeat cannot change the outcome (C(poweron), C(poweroff), C(kill))
     and the failure said nothing definite (no answer, HTTP 429 or a 5xx other than 501, 505 and 507), three sends at most; otherwise
     the VM fails with the error. A C(reset) is never repeated, since a lost answer can hide a reboot that did happen.
-  - A request that failed counts as sent (it is in RV(vms[].actions) and the VM is C(changed)), because it may have been carried out.
+  - A request that got no definite answer counts as sent (it is in RV(vms[].actions) and the VM is C(changed)), because it may have
+    been carried out; one that VergeOS refused (a 4xx) does not.
   - While waiting, all the selected VMs are polled with one read per poll round. A VM that moves away from the wanted state after the
     action (another actor started what was stopped) fails and says so; the module never fights it.
   - O(state=stopped) is a graceful ACPI power off. A hard kill happens only with O(force=true) or O(on_timeout=force).

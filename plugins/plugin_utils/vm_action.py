@@ -26,6 +26,8 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
@@ -108,8 +110,11 @@ class VMAction(ActionBase):
             raise AnsibleActionFail(missing_required_lib('requests'))
         with environment_applied(task_environment(self)):
             # The fallbacks (VERGEOS_*) are read while the task's environment is in place.
-            validation, params = self.validate_argument_spec(self.argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE)
+            validation = ArgumentSpecValidator(self.argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE).validate(dict(self._task.args))
         secrets = validation._no_log_values
+        if validation.error_messages:
+            return remove_values({'failed': True, 'changed': False, 'msg': self._validation_message(validation)}, secrets)
+        params = validation.validated_parameters
         try:
             vm_id = host_vm_id(params, task_vars, task_vars.get('inventory_hostname'))
         except VergeOSError as exc:
@@ -121,6 +126,13 @@ class VMAction(ActionBase):
         result = self.work(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
         result['invocation'] = {'module_args': remove_values(params, secrets)}
         return remove_values(result, secrets)
+
+    def _validation_message(self, validation):
+        """Return the message AnsibleModule gives for the first argument error, naming the module as it does."""
+        message = validation.errors.msg
+        if isinstance(validation.errors[0], UnsupportedError):
+            message = 'Unsupported parameters for (%s) module: %s' % (self.MODULE, message)
+        return message
 
     def _run_module_async(self, params, task_vars):
         """Hand the task to the module on the task's host, as Ansible does for async (with the host's VM filled in)."""

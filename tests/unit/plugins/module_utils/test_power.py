@@ -319,3 +319,17 @@ def test_a_preferred_node_that_does_not_resolve_fails_the_vm_without_a_post():
     world = World([{'power': OFF}])
     result = run(world, 'running', selection={'vm_id': 1}, preferred_node='node9')
     assert world.sent == [] and result['failed'] is True and result['actions'] == []
+
+
+def test_a_refused_post_is_not_an_action_and_changes_nothing():
+    world = World([{}])
+    world.post_errors['poweroff'] = [(False, 403)]
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert result['failed'] is True and result['changed'] is False and result['actions'] == []
+
+
+def test_a_post_without_answer_counts_as_sent_and_changed():
+    world = World([{}])
+    world.post_errors['poweroff'] = [(False, None)] * 3
+    result = run(world, 'stopped', selection={'vm_id': 1})
+    assert result['failed'] is True and result['changed'] is True and result['actions'] == ['poweroff']

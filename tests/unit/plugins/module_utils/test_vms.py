@@ -34,6 +34,7 @@ TAG_MEMBERS = [
     {'member': 'vms/9', 'tag_name': 'production'}, {'member': 'vms/9', 'tag_name': 'web'},
     {'member': 'vnets/9', 'tag_name': 'web'},
 ]
+SNAPSHOTS = [{'$key': 20, 'name': 'web01-nightly'}]
 _TERM = re.compile(r"(\$key|name) eq (\d+|'((?:[^'\\]|\\.)*)')")
 
 
@@ -46,9 +47,14 @@ def fake_vergeos(path, params):
     if path == 'tag_members':
         return TAG_MEMBERS
     assert path == 'vms'
+    terms = _TERM.findall(params['filter'])
+    if params['filter'].startswith('is_snapshot eq true'):
+        assert params['fields'] == '$key,name'
+        return [row for row in SNAPSHOTS if any(
+            (field == '$key' and row['$key'] == int(value)) or (field == 'name' and row['name'] == _unescape(text))
+            for field, value, text in terms)]
     assert params['fields'] == ','.join(VM_FIELDS)
     assert params['filter'].startswith('is_snapshot eq false')
-    terms = _TERM.findall(params['filter'])
     if not terms:
         rows = VMS
     else:
@@ -98,6 +104,17 @@ def test_no_vm_by_name_or_id(client):
         vm_by_name(client, 'nope')
     with pytest.raises(VergeOSError, match='no VM has id 4'):
         vm_by_id(client, 4)
+
+
+def test_a_snapshot_is_named_as_such_and_costs_one_more_request_only_on_failure(client):
+    with pytest.raises(VergeOSError, match=r'id 20 is a snapshot \(web01-nightly, id 20\), not a VM'):
+        vm_by_id(client, 20)
+    assert len(client.gets) == 2
+    with pytest.raises(VergeOSError, match=r"name 'web01-nightly' is a snapshot \(web01-nightly, id 20\), not a VM"):
+        vm_by_name(client, 'web01-nightly')
+    with pytest.raises(VergeOSError) as caught:
+        select_vms(client, ids=[1, 4, 20])
+    assert 'no VM has id 4' in str(caught.value) and 'id 20 is a snapshot' in str(caught.value)
 
 
 @pytest.mark.parametrize('value, key', [(5, 5), ('5', 5), (' 12 ', 12)])
