@@ -212,7 +212,7 @@ def test_a_no_op_decision_for_one_vm_costs_one_request(sim, selector):
 
 def test_snapshots_are_never_selected(world):
     with client_for(world) as client:
-        with pytest.raises(VergeOSError, match="no VM is named 'vm-001-nightly'"):
+        with pytest.raises(VergeOSError, match="name 'vm-001-nightly' is a snapshot .*, not a VM"):
             vms.vm_by_name(client, 'vm-001-nightly')
         assert vms.select_vms(client, filters={'name_regex': 'nightly$'}, allow_empty=True) == []
         everything = vms.select_vms(client, filters={'name_regex': '.'})

@@ -50,7 +50,8 @@ def site(sim, tmp_path):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"vars": UNREACHABLE, "hosts": hosts}}))
     sim.inventory, sim.tmp = str(inventory), tmp_path
-    return sim
+    yield sim
+    sim.reset()  # the shared simulator gets its default world (and admin password) back
 
 
 def playbook(site, tasks, hosts="web01", **play):

@@ -108,7 +108,10 @@ def results(sim, tmp_path_factory):
             state = tmp_path / case_id
             state.mkdir()
             tls[case_id] = stack.enter_context(launcher.start_simulator(["--speed", "100", "--tls-mode", mode], str(state)))
-        return _run_matrix(sim, tls, tmp_path)
+        try:
+            return _run_matrix(sim, tls, tmp_path)
+        finally:
+            sim.reset()  # the shared simulator gets its default world (and admin password) back
 
 
 def _run_matrix(sim, tls, tmp_path):
@@ -132,7 +135,7 @@ def _run_matrix(sim, tls, tmp_path):
     play = tmp_path / "play.yml"
     play.write_text(yaml.safe_dump([{"name": "Bad input", "hosts": "localhost", "gather_facts": False, "tasks": tasks,
                                      "vars": {"ansible_python_interpreter": sys.executable}}], sort_keys=False))
-    outcome = run("ansible-playbook", "-v", str(play), env=sim_env(sim, PASSWORD))
+    outcome = run("ansible-playbook", "-vvv", str(play), env=sim_env(sim, PASSWORD))
     log = sim.requests()
     sim.clear_faults()
     assert outcome.returncode == 0, outcome.stdout[-5000:]

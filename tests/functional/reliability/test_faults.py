@@ -18,10 +18,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
 
 SEED = 20261201
+PASSWORD = "pw-Faults-4471"
 UP = ["up-%03d" % number for number in range(60)]
 DOWN = ["down-%03d" % number for number in range(60)]
 WORLD = {
     "speed": 100,
+    "users": [{"name": "admin", "password": PASSWORD}],
     "timings": {"boot": 30, "shutdown": 60, "kill": 3},
     # A repeated action is refused, so an action that takes effect twice would show as two 201s.
     "switches": {"redundant_action": 409},
@@ -48,13 +50,14 @@ def dump_task(variable, tmp_path):
 
 
 def vm_states(sim):
-    response = sim.api("GET", "/api/v4/vms", params={"filter": "is_snapshot eq false", "fields": "$key,name,machine#status#status as status"})
+    response = sim.api("GET", "/api/v4/vms", params={"filter": "is_snapshot eq false", "fields": "$key,name,machine#status#status as status"},
+                       auth=("admin", PASSWORD))
     assert response.status_code == 200
     return {row["name"]: row["status"] for row in response.json()}
 
 
 def key_names(sim):
-    response = sim.api("GET", "/api/v4/vms", params={"filter": "is_snapshot eq false", "fields": "$key,name"})
+    response = sim.api("GET", "/api/v4/vms", params={"filter": "is_snapshot eq false", "fields": "$key,name"}, auth=("admin", PASSWORD))
     return {row["$key"]: row["name"] for row in response.json()}
 
 
@@ -73,7 +76,7 @@ def lossy(sim):
     sim.add_faults(*FAULTS, seed=SEED)
     sim.clear_requests()
     yield sim
-    sim.clear_faults()
+    sim.reset()  # faults off, the default world (and admin password) back
 
 
 def test_a_batch_of_120_changes_converges_through_faults(lossy, tmp_path):
@@ -83,10 +86,12 @@ def test_a_batch_of_120_changes_converges_through_faults(lossy, tmp_path):
         {"name": "Start the stopped half", "vergeos.power.vergeos_vm_power": dict(common, names=DOWN, state="running"), "register": "start"},
         dump_task("stop", tmp_path), dump_task("start", tmp_path),
     ]
-    result = run("ansible-playbook", write_play(tmp_path, tasks), env=sim_env(lossy))
+    result = run("ansible-playbook", "-vvv", write_play(tmp_path, tasks), env=sim_env(lossy, PASSWORD))
     log = lossy.requests()
     lossy.clear_faults()
     assert result.returncode == 0, result.stdout[-4000:]
+    for text in (result.stdout + result.stderr, json.dumps(log), (tmp_path / "stop.json").read_text()):
+        assert PASSWORD not in text
     fired = lossy.faults()
     assert all(fault["fired"] > 0 for fault in fired["faults"]), fired  # the faults did happen
 
@@ -123,9 +128,9 @@ def test_a_definite_refusal_names_the_vm_and_the_cause(sim, tmp_path):
     try:
         tasks = [{"name": "Stop three", "vergeos.power.vergeos_vm_power": {"names": UP[:3], "state": "stopped", "poll_interval": 0.3},
                   "register": "stop", "ignore_errors": True}, dump_task("stop", tmp_path)]
-        result = run("ansible-playbook", write_play(tmp_path, tasks), env=sim_env(sim))
+        result = run("ansible-playbook", write_play(tmp_path, tasks), env=sim_env(sim, PASSWORD))
     finally:
-        sim.clear_faults()
+        sim.reset()
     assert result.returncode == 0, result.stdout[-4000:]
     stop = json.loads((tmp_path / "stop.json").read_text())
     assert stop["failed"] is True
