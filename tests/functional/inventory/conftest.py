@@ -138,7 +138,7 @@ def run_inventory(tmp_path):
         args = args or ("--list",)
         result = run([os.path.join(BIN, "ansible-inventory"), "-i", path] + list(args), env=env, cwd=str(tmp_path))
         raw = None
-        if result.returncode == 0 and ("--list" in args or "--host" in args):
+        if result.returncode == 0 and ("--list" in args or "--host" in args) and not any(arg.startswith("-v") for arg in args):
             raw = json.loads(result.stdout)
         return InventoryRun(result.returncode, result.stdout, result.stderr, raw)
     return run_it
