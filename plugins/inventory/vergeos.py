@@ -29,8 +29,8 @@ description:
     compute it from their O(host)) and C(ansible_host) when O(ansible_host) asks for it and an address is known."
   - The modules of this collection, run against an inventory host without O(vergeos.power.vergeos_vm_power#module:name) or
     O(vergeos.power.vergeos_vm_power#module:id), act on that host's VM only when C(vergeos_url) is the system they are connected to.
-  - Every string that comes from VergeOS (VM, tag, node names...) is data, never a template; a VM named
-    C({{ lookup('pipe', 'id') }}) keeps that literal name.
+  - Every string that comes from VergeOS (VM, tag, node names...) is data, never a template; a VM whose name is a Jinja
+    expression that would run a command keeps that literal name, and nothing runs.
   - Errors and warnings never contain a password or an API key.
 author:
   - vergeos.power contributors (@vergeos)
@@ -114,7 +114,7 @@ notes:
     E(ANSIBLE_INVENTORY_UNPARSED_FAILED=true) to make that an error.
   - "With O(cache=true), the raw API answers are cached; on a cache hit no request is sent, and filters applied on the
     controller, host names, host variables and every group (O(compose), O(groups), O(keyed_groups) too) are computed again.
-    A change of the sites, O(filters.name_regex), O(want_tags) or O(ansible_host) makes the cache miss.
+    A change of the sites, C(name_regex) of O(filters), O(want_tags) or O(ansible_host) makes the cache miss.
     C(--flush-cache) and C(meta: refresh_inventory) read the systems again."
 '''
 
@@ -459,9 +459,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ------------------------------------------------------------ options
 
+    def _connection_option(self, option):
+        """Return a connection option; one set by an EMPTY environment variable counts as not set.
+
+        An AWX credential injects every variable, empty or not: an empty E(VERGEOS_VALIDATE_CERTS)
+        must not turn verification off, nor an empty E(VERGEOS_CA_PATH) become the current directory.
+        """
+        value, origin = self.get_option_and_origin(option)
+        if isinstance(origin, str) and origin.startswith('env:') and not os.environ.get(origin[4:].strip(), '').strip():
+            return None
+        return value
+
     def _sites(self):
         """Return the settings of every site, each with its client built (nothing sent yet)."""
-        defaults = {option: self.get_option(option) for option in CONNECTION_OPTIONS}
+        defaults = {option: self._connection_option(option) for option in CONNECTION_OPTIONS}
         entries = self.get_option('sites') or []
         if not isinstance(entries, list):
             raise VergeOSError('sites must be a list of dicts')
@@ -508,13 +519,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     failures.append('site %s (%s): %s' % (site['name'], site['url'], redact(str(exc), site['secrets'])))
                 except Exception as exc:  # pylint: disable=broad-except
                     # A bug must not print a traceback with a secret in it; say what and where instead.
-                    failures.append('site %s (%s): unexpected %s: %s' % (site['name'], site['url'], type(exc).__name__,
-                                                                          redact(str(exc), site['secrets'])))
+                    detail = redact(str(exc), site['secrets'])
+                    failures.append('site %s (%s): unexpected %s: %s' % (site['name'], site['url'], type(exc).__name__, detail))
                 else:
                     results.append(dict(data, name=site['name'], url=site['url']))
         if failures and self.get_option('on_site_error') != 'warn':
-            raise AnsibleParserError('%s: %s (set on_site_error: warn to list the other sites without it)'
-                                     % (PLUGIN, '; '.join(failures)))
+            hint = ' (set on_site_error: warn to list the other sites without it)' if len(sites) > 1 else ''
+            raise AnsibleParserError('%s: %s%s' % (PLUGIN, '; '.join(failures), hint))
         for failure in failures:
             self.display.warning('%s: skipping %s' % (PLUGIN, failure))
         return results, not failures
@@ -539,8 +550,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                  % (PLUGIN, len(holders), name, ', '.join('site %s id %s' % holder for holder in holders)))
         by_site = {}
         for site in results:
-            tags = {key: found for key, found in site.get('tags') or ()}
-            nics = {machine: found for machine, found in site.get('addresses') or ()} if 'nic' in sources else None
+            tags = dict(site.get('tags') or ())
+            nics = dict(site.get('addresses') or ()) if 'nic' in sources else None
             kept = {id(row) for row in select_rows(site.get('vms') or [], filters, tags)}
             by_site[site['name']] = (tags, nics, kept)
         vms = []

@@ -1,8 +1,10 @@
 """ansible-inventory over the simulator: hosts, host variables, built-in groups, names, filters, request budget."""
 
+import os
+
 import pytest
 
-from conftest import HOSTS, SCENARIO, api_requests, sim_source
+from conftest import BIN, HOSTS, SCENARIO, api_requests, run, sim_source, write_source
 
 VM_LIST = ("GET", "/api/v4/vms")
 TAGS = ("GET", "/api/v4/tag_members")
@@ -97,6 +99,21 @@ def test_a_vm_named_like_a_template_stays_literal(scenario, run_inventory, tmp_p
     assert result.hostvars[evil]["copied_name"] == evil
     # ansible-inventory itself marks the API's strings as untrusted (never templated).
     assert result.raw["_meta"]["hostvars"][evil]["vergeos_name"] == {"__ansible_unsafe": evil}
+    assert not marker.exists()
+    # A play over that host: its name and variables are printed, never evaluated.
+    playbook = tmp_path / "show.yml"
+    playbook.write_text(
+        "- hosts: all\n"
+        "  gather_facts: false\n"
+        "  connection: local\n"
+        "  vars:\n"
+        "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
+        "  tasks:\n"
+        "    - ansible.builtin.debug: {msg: \"name={{ vergeos_name }} host={{ inventory_hostname }} copied={{ copied_name }}\"}\n")
+    source = write_source(tmp_path, sim_source(scenario, compose={"copied_name": "vergeos_name"}), "play.vergeos.yml")
+    played = run([os.path.join(BIN, "ansible-playbook"), "-i", source, str(playbook)])
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "name=%s host=%s copied=%s" % (evil, evil, evil) in played.stdout
     assert not marker.exists()
 
 

@@ -222,6 +222,18 @@ def test_api_key_from_the_environment(scenario, run_inventory):
     assert {entry["user"] for entry in scenario.requests()} == {"automation"}
 
 
+def test_empty_vergeos_variables_count_as_unset(scenario, run_inventory):
+    """An AWX credential injects every variable, empty or not: empty ones must not turn TLS verification off."""
+    env = {"VERGEOS_HOST": scenario.host, "VERGEOS_USERNAME": "admin", "VERGEOS_PASSWORD": "admin", "VERGEOS_API_KEY": "",
+           "VERGEOS_VALIDATE_CERTS": "", "VERGEOS_CA_PATH": "", "VERGEOS_API_TIMEOUT": ""}
+    refused = run_inventory({"plugin": "vergeos.power.vergeos"}, env=env)
+    assert refused.rc != 0
+    assert "TLS certificate verification of %s failed" % scenario.url in refused.stderr
+    accepted = run_inventory({"plugin": "vergeos.power.vergeos"}, env=dict(env, VERGEOS_CA_PATH=scenario.ca))
+    assert accepted.rc == 0, accepted.stderr
+    assert set(accepted.hostvars) == HOSTS
+
+
 def test_no_host_at_all_fails_clearly(scenario, run_inventory):
     result = run_inventory({"plugin": "vergeos.power.vergeos", "username": "admin", "password": "admin"})
     assert result.rc != 0
