@@ -82,10 +82,10 @@ def adapt(source, sims, bundle, tmp_path):
         source["cache_connection"] = str(tmp_path / "cache")
     sites = []
     for index, entry in enumerate(source.get("sites") or []):
-        entry = dict(entry, host=sims[index].host)
-        if "username" in entry:
-            entry["username"] = "admin"
-        sites.append(entry)
+        site = dict(entry, host=sims[index].host)
+        if "username" in site:
+            site["username"] = "admin"
+        sites.append(site)
     if sites:
         source["sites"] = sites
     return source
