@@ -164,6 +164,20 @@ def test_several_sites_with_password_env(two_sites, run_inventory):
     assert PASSWORD not in result.stdout + result.stderr
 
 
+def test_sites_are_read_concurrently(two_sites, run_inventory):
+    """With alpha's VM list delayed, beta (listed second) is read completely before alpha's list is even handled."""
+    site_a, site_b = two_sites
+    site_a.add_faults({"method": "GET", "path": "/api/v4/vms", "kind": "delay", "delay": 2})
+    source = {"plugin": "vergeos.power.vergeos", "sites": [
+        {"name": "alpha", "host": site_a.host, "username": "admin", "password": "admin", "ca_path": site_a.ca},
+        {"name": "beta", "host": site_b.host, "username": "ops", "password": PASSWORD, "ca_path": site_b.ca}]}
+    result = run_inventory(source)
+    assert result.rc == 0, result.stderr
+    alpha_list = next(entry["time"] for entry in site_a.requests() if entry["path"] == "/api/v4/vms")
+    beta_times = [entry["time"] for entry in site_b.requests()]
+    assert len(beta_times) == 2 and max(beta_times) < alpha_list
+
+
 def test_password_env_that_is_not_set_fails_clearly(two_sites, run_inventory):
     site_a, _site_b = two_sites
     source = {"plugin": "vergeos.power.vergeos", "sites": [{"host": site_a.host, "username": "admin", "password_env": "NOT_SET_ANYWHERE"}]}
