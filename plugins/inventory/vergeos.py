@@ -27,8 +27,8 @@ description:
     C(vergeos_tags) (sorted tag names, with O(want_tags=true)), C(vergeos_addresses) (NICs with C(nic), C(mac), C(ip), when
     O(ansible_host) contains V(nic)), C(vergeos_site) (the site name), C(vergeos_url) (the system's base URL, as the modules
     compute it from their O(host)) and C(ansible_host) when O(ansible_host) asks for it and an address is known."
-  - The modules of this collection, run against an inventory host without O(vergeos.power.vergeos_vm_power#module:name) or
-    O(vergeos.power.vergeos_vm_power#module:id), act on that host's VM only when C(vergeos_url) is the system they are connected to.
+  - C(vergeos_id) and C(vergeos_url) together name a VM without doubt (two systems can both have a VM 42); a task that acts on
+    an inventory host's VM compares C(vergeos_url) with the system it is connected to.
   - Every string that comes from VergeOS (VM, tag, node names...) is data, never a template; a VM whose name is a Jinja
     expression that would run a command keeps that literal name, and nothing runs.
   - Errors and warnings never contain a password or an API key.

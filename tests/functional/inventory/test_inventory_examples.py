@@ -13,7 +13,7 @@ import launcher  # tests/simulator, put on sys.path by tests/functional/conftest
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import BIN, ROOT, run
 
 PLUGIN_FILE = os.path.join(ROOT, "plugins", "inventory", "vergeos.py")
 DOC_FILE = os.path.join(ROOT, "docs", "inventory.md")
@@ -106,3 +106,10 @@ def test_source_works(systems, run_inventory, tmp_path, source):
     if not source.get("filters"):
         # The default world: vm-01 ... vm-10 on each system read.
         assert len(result.hostvars) == 10 * max(1, len(source.get("sites") or []))
+
+
+def test_ansible_doc_renders_the_plugin():
+    result = run([os.path.join(BIN, "ansible-doc"), "-t", "inventory", "vergeos.power.vergeos"])
+    assert result.returncode == 0, result.stderr
+    for text in ("vergeos_power_<state>", "password_env", "on_site_error", "VERGEOS_HOST", "keyed_groups", "cache_plugin"):
+        assert text in result.stdout
