@@ -65,6 +65,7 @@ molecule: venv ## The molecule scenarios (once a role exists)
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py
 	$(BIN)/python tests/bench/bench_power.py
+	$(BIN)/python tests/bench/bench_inventory.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")
 	$(BIN)/python tests/simulator/server.py --port 8443 $(ARGS)

@@ -69,8 +69,8 @@ options:
     description:
       - The VergeOS system to talk to, as V(host), V(host:port) or V(https://host[:port]).
       - The API is served over HTTPS only; other schemes and URLs with a path are refused.
+      - Required unless the plugin is given a list of systems of its own (the inventory plugin's C(sites)).
     type: str
-    required: true
     env:
       - name: VERGEOS_HOST
   username:

@@ -209,7 +209,13 @@ def tagged_vm_ids(client, tags):
             suffix = member[len(TAG_MEMBER_PREFIX):]
             if suffix.isdigit():
                 carried.setdefault(int(suffix), set()).add(row['tag_name'])
-    return sorted(key for key, names in carried.items() if names >= wanted)
+    return ids_carrying_tags(carried, wanted)
+
+
+def ids_carrying_tags(tag_names_by_vm, tags):
+    """Return the sorted ids of the VMs whose tag names ({id: names}) include every one of ``tags``."""
+    wanted = set(tags)
+    return sorted(key for key, names in tag_names_by_vm.items() if wanted <= set(names))
 
 
 def matches_client_filters(row, filters):
