@@ -21,11 +21,21 @@ def sim_env(sim, password="admin", username="admin"):
     return {"VERGEOS_HOST": sim.host, "VERGEOS_USERNAME": username, "VERGEOS_PASSWORD": password, "VERGEOS_CA_PATH": sim.ca}
 
 
+def collections_path():
+    """Return the collections dir the Makefile builds (the repository linked in as vergeos/power), making it if missing."""
+    link = os.path.join(COLLECTIONS, "ansible_collections", "vergeos", "power")
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+    return COLLECTIONS
+
+
 def base_env(extra=None):
-    """Return a clean environment for an ansible command: ours on the collections path, no VERGEOS_* from outside."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("VERGEOS_") and not name.startswith("ANSIBLE_")}
+    """Return a clean environment for an ansible command: ours on the collections path, no VERGEOS_* or ANSIBLE_* from outside."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("VERGEOS_", "ANSIBLE_"))}
     env.update(
-        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
+        PATH=BIN + os.pathsep + env.get("PATH", ""),
+        ANSIBLE_COLLECTIONS_PATH=collections_path(),
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         ANSIBLE_HOST_KEY_CHECKING="false",

@@ -17,10 +17,13 @@ import sys
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-BIN = os.path.dirname(sys.executable)
-TIMEOUT = 300
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# BIN and ROOT are imported from here by the tests of this folder.
+from run_ansible import BIN, ROOT, TIMEOUT, base_env  # noqa: E402,F401  pylint: disable=wrong-import-position
+
+# Any source that fails to parse fails the command; the inventory tests read warnings, not deprecations.
+INVENTORY_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_DEPRECATION_WARNINGS": "false"}
 
 # The scenario most tests share: two clusters, three nodes, tags with odd characters, a shared name,
 # a guest agent, NICs with and without addresses, a snapshot row that must never show.
@@ -89,32 +92,9 @@ class InventoryRun:
         return {name for name in self.data if name not in ("_meta", "all", "ungrouped")}
 
 
-def collections_path():
-    """Return the collections dir the Makefile builds (ROOT linked in as vergeos/power), making it if missing."""
-    link = os.path.join(COLLECTIONS, "ansible_collections", "vergeos", "power")
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(ROOT, link)
-    return COLLECTIONS
-
-
-def base_env(extra=None):
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("VERGEOS_", "ANSIBLE_"))}
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": collections_path(),
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_NOCOLOR": "true",
-        "ANSIBLE_FORCE_COLOR": "false",
-        "ANSIBLE_DEPRECATION_WARNINGS": "false",
-        "PATH": BIN + os.pathsep + env.get("PATH", ""),
-    })
-    env.update(extra or {})
-    return env
-
-
 def run(command, env=None, cwd=None):
-    return subprocess.run(command, env=base_env(env), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    return subprocess.run(command, env=base_env(dict(INVENTORY_ENV, **(env or {}))), cwd=cwd, capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False)
 
 
 def write_source(directory, source, name="test.vergeos.yml"):
