@@ -61,8 +61,19 @@ options:
   wait_timeout:
     description:
       - Seconds each VM may take, from its first action or wait, to reach the wanted state.
+      - O(wait_timeouts) overrides it for single VMs.
     type: int
     default: 300
+  wait_timeouts:
+    description:
+      - 'Per-VM deadlines that override O(wait_timeout) for the VMs they name, as a dict of VM name or id to seconds
+        (for example C({db01: 900, 42: 60})). Each named VM gets its own deadline; the others keep O(wait_timeout).'
+      - A key that is a whole number names the selected VM with that id if there is one, else the VM with that name.
+      - Every key must name a selected VM, and every value must be a number of seconds (0 or more); otherwise the task
+        fails before anything is sent (a mistyped name would otherwise give that VM the wrong deadline).
+      - With O(on_timeout=force), a VM is escalated after its own deadline, once the VMs it is waited with (its wave) have
+        all stopped or reached their own deadlines.
+    type: dict
   poll_interval:
     description:
       - Seconds between the reads while waiting. Each read covers every VM still waited for.
@@ -417,6 +428,7 @@ def argument_spec():
         on_timeout={'type': 'str', 'default': 'fail', 'choices': list(ON_TIMEOUT)},
         wait={'type': 'bool', 'default': True},
         wait_timeout={'type': 'int', 'default': 300},
+        wait_timeouts={'type': 'dict'},
         poll_interval={'type': 'float', 'default': 2},
         max_targets={'type': 'int', 'default': 50},
         max_concurrent_actions={'type': 'int', 'default': 20},
@@ -440,6 +452,7 @@ def main():
             result = power_vms(
                 client, params['state'], selection=selection_from_params(params), force=params['force'],
                 on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
+                wait_timeouts=params['wait_timeouts'],
                 poll_interval=params['poll_interval'], max_targets=params['max_targets'],
                 max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
                 preferred_node=params['preferred_node'], check_mode=module.check_mode)
