@@ -59,8 +59,8 @@ lint: venv ## ruff, then ansible-lint (production profile, offline)
 changelog-lint: venv ## antsibull-changelog lint of the changelog fragments
 	$(BIN)/antsibull-changelog lint
 
-molecule: venv ## The molecule scenarios (once a role exists)
-	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
+molecule: venv ## The molecule scenarios, against a simulator started for the run
+	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/python ../tools/with_simulator.py -- $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
 
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py
