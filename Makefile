@@ -64,6 +64,7 @@ molecule: venv ## The molecule scenarios, against a simulator started for the ru
 
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py
+	$(BIN)/python tests/bench/bench_role.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")
 	$(BIN)/python tests/simulator/server.py --port 8443 $(ARGS)
