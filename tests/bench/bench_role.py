@@ -152,9 +152,9 @@ def main(argv):
     args = parse_args(argv)
     world = scenario(args.vms, args.ignoring, args.speed)
     names = [vm["name"] for vm in world["vms"]]
+    ignoring = sum(1 for vm in world["vms"] if "guest" in vm)
     print("safe_shutdown benchmark: %d running VMs, %d ignore ACPI, safe_shutdown_timeout %d s, simulator speed %g "
-          "(a graceful shutdown takes %.1f s)" % (args.vms, sum(1 for vm in world["vms"] if "guest" in vm), args.timeout, args.speed,
-                                                   60 / args.speed), flush=True)
+          "(a graceful shutdown takes %.1f s)" % (args.vms, ignoring, args.timeout, args.speed, 60 / args.speed), flush=True)
     with tempfile.TemporaryDirectory(prefix="vergeos-bench-role-") as workdir:
         with launcher.start_simulator(["--speed", str(args.speed)], workdir) as sim:
             result = os.path.join(workdir, "result.json")
