@@ -59,13 +59,14 @@ lint: venv ## ruff, then ansible-lint (production profile, offline)
 changelog-lint: venv ## antsibull-changelog lint of the changelog fragments
 	$(BIN)/antsibull-changelog lint
 
-molecule: venv ## The molecule scenarios (once a role exists)
-	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
+molecule: venv ## The molecule scenarios, against a simulator started for the run
+	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/python ../tools/with_simulator.py -- $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
 
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py
 	$(BIN)/python tests/bench/bench_power.py
 	$(BIN)/python tests/bench/bench_inventory.py
+	$(BIN)/python tests/bench/bench_role.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")
 	$(BIN)/python tests/simulator/server.py --port 8443 $(ARGS)

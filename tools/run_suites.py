@@ -17,7 +17,7 @@ import time
 PYTEST_SUMMARY = re.compile(r'^=*\s*(?P<body>\d+ [a-z]+(?:, \d+ [a-z]+)*) in [0-9.]+s\b')
 PYTEST_COUNT = re.compile(r'(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)')
 SANITY_FAILED = re.compile(r'^ERROR: The (\d+) sanity tests? listed below \(out of \d+\) failed')
-INTEGRATION_TARGET = re.compile(r'^Running \S+ integration test role')
+INTEGRATION_TARGET = re.compile(r'^Running \S+ integration test (?:role|script)')
 
 
 def pytest_counts(lines):

@@ -24,6 +24,7 @@ the guest again.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -103,6 +104,7 @@ class _Track:
     sends: dict = field(default_factory=dict)  # action -> POSTs sent (failed ones included)
     escalated: bool = False
     deadline: float | None = None
+    timeout: float | None = None  # this VM's own wait_timeout (None: the task's)
     mode: str = 'plan'  # 'plan', 'escalate' or 'mark' (what the next wave does with it)
     fresh: bool = True
     replan: bool = False
@@ -176,14 +178,58 @@ def _check_run(tracks, state, force, single):
     return _result(tracks, state, True, single, after)
 
 
+def _seconds(value):
+    """Return a number of seconds (int, float or numeric string, 0 or more) as a float; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def per_vm_timeouts(rows, wait_timeouts):
+    """Return {VM key: seconds} from ``wait_timeouts`` ({VM name or id: seconds}) for the selected rows.
+
+    A key that is a whole number (or its string) names the VM with that id when one is
+    selected, else the VM with that name. Raises VergeOSError, before anything is sent,
+    for a value that is not a number of seconds (0 or more) and for a key that names
+    none of the selected VMs (a typo there would put the wrong deadline on a VM).
+    """
+    if not wait_timeouts:
+        return {}
+    if not isinstance(wait_timeouts, dict):
+        raise VergeOSError('wait_timeouts must be a dict of VM name or id to seconds, not %r' % (wait_timeouts,))
+    by_id = {str(row['$key']): row['$key'] for row in rows}
+    by_name = {}
+    for row in rows:
+        by_name.setdefault(str(row.get('name')), []).append(row['$key'])
+    found, unknown = {}, []
+    for name, seconds in wait_timeouts.items():
+        value = _seconds(seconds)
+        if value is None:
+            raise VergeOSError('wait_timeouts[%r] must be a number of seconds, 0 or more, not %r' % (name, seconds))
+        text = str(name)
+        keys = [by_id[text.strip()]] if text.strip() in by_id else by_name.get(text, [])
+        if not keys:
+            unknown.append(text)
+        for key in keys:
+            found[key] = value
+    if unknown:
+        raise VergeOSError('wait_timeouts names VMs that are not selected: %s' % ', '.join(sorted(unknown)))
+    return found
+
+
 def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', wait=True, wait_timeout=DEFAULT_WAIT_TIMEOUT,
-              poll_interval=DEFAULT_POLL_INTERVAL, max_targets=DEFAULT_MAX_TARGETS,
+              wait_timeouts=None, poll_interval=DEFAULT_POLL_INTERVAL, max_targets=DEFAULT_MAX_TARGETS,
               max_concurrent_actions=DEFAULT_MAX_CONCURRENT_ACTIONS, unsafe_mark_stopped=False, preferred_node=None,
               check_mode=False, clock=time.monotonic, sleep=time.sleep, ops=None):
     """Bring the selected VMs to ``state`` ('running', 'stopped', 'restarted'); return the module result dict.
 
     ``selection``: keyword arguments of ``vms.select_vms`` (``argspec.selection_from_params``);
-    ``max_targets`` applies to filter selections only. Raises VergeOSError when the
+    ``max_targets`` applies to filter selections only. ``wait_timeouts`` ({VM name or id:
+    seconds}) overrides ``wait_timeout`` per VM (see ``per_vm_timeouts``). Raises VergeOSError when the
     selection fails (no VM was touched then); a VM that fails later is reported in
     ``vms`` with ``failed`` true and makes the result's ``failed`` true.
     """
@@ -197,7 +243,8 @@ def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', 
     single = (selection.get('vm_id') is not None or selection.get('name') is not None) and not selection.get('ids') \
         and not selection.get('names') and not selection.get('filters')
     rows = ops.select(max_targets=max_targets, **selection)
-    tracks = [_Track(row=row, previous=power_state_of(row.get('status'))) for row in rows]
+    timeouts = per_vm_timeouts(rows, wait_timeouts)
+    tracks = [_Track(row=row, previous=power_state_of(row.get('status')), timeout=timeouts.get(row['$key'])) for row in rows]
     if check_mode:
         return _check_run(tracks, state, force, single)
     engine = _Engine(ops, state, force=force, on_timeout=on_timeout, wait=wait, wait_timeout=wait_timeout, poll_interval=poll_interval,
@@ -297,9 +344,12 @@ class _Engine:
             return None, 0
         return self._act(track, plan, escalating)
 
+    def _timeout_of(self, track):
+        return self.wait_timeout if track.timeout is None else track.timeout
+
     def _start_clock(self, track):
         if track.deadline is None:
-            track.deadline = self.clock() + self.wait_timeout
+            track.deadline = self.clock() + self._timeout_of(track)
 
     def _act(self, track, plan, escalating):
         refusal = _resend_refusal(track, plan.action, escalating)
@@ -347,18 +397,21 @@ class _Engine:
             return None
         track.actions.append(MARK_STOPPED_ACTION)
         track.mode, track.replan = 'plan', False
-        track.deadline = self.clock() + self.wait_timeout
+        track.deadline = self.clock() + self._timeout_of(track)
         return 'stopped'
 
     def _wait(self, tracks, waiting):
         """Wait for one wave; return the VMs for the next wave."""
         if not waiting:
             return []
+        started = self.clock()
         outcomes = wait_for(self.ops.read, waiting, clock=self.clock, sleep=self.sleep, interval=self.poll_interval)
         by_key = {track.key: track for track in tracks}
         again = []
         for key, outcome in sorted(outcomes.items()):
             track = by_key[key]
+            # When this VM's wait ended (reached, deadline...), not when the slowest of the wave did.
+            at = started + outcome.elapsed
             if outcome.row is not None:
                 track.row = outcome.row
             if outcome.outcome == REACHED:
@@ -366,17 +419,17 @@ class _Engine:
                     track.fresh, track.replan = True, False
                     again.append(track)
                 else:
-                    _finish(track, self.clock(), self.start, '%s (%s)' % (self.state, ', '.join(track.actions) or 'no action needed'))
+                    _finish(track, at, self.start, '%s (%s)' % (self.state, ', '.join(track.actions) or 'no action needed'))
             elif outcome.outcome == TIMEOUT:
-                if self._after_timeout(track, outcome.reason):
+                if self._after_timeout(track, outcome.reason, at):
                     again.append(track)
             elif outcome.outcome == MOVED_AWAY:
-                _finish(track, self.clock(), self.start, 'after %s: %s' % (', '.join(track.actions) or 'waiting', outcome.reason), failed=True)
+                _finish(track, at, self.start, 'after %s: %s' % (', '.join(track.actions) or 'waiting', outcome.reason), failed=True)
             else:
-                _finish(track, self.clock(), self.start, outcome.reason, failed=True)
+                _finish(track, at, self.start, outcome.reason, failed=True)
         return again
 
-    def _after_timeout(self, track, reason):
+    def _after_timeout(self, track, reason, at):
         """Return whether the VM goes on (escalation or the last resort) after missing its deadline."""
         if self.unsafe_mark_stopped and self.state == 'stopped' and 'kill' in track.actions and MARK_STOPPED_ACTION not in track.actions:
             track.mode, track.fresh = 'mark', True
@@ -384,11 +437,12 @@ class _Engine:
         if self.on_timeout == 'force' and not track.escalated:
             track.mode, track.fresh = 'escalate', True
             return True
-        self._timed_out(track, reason)
+        self._timed_out(track, reason, at)
         return False
 
-    def _timed_out(self, track, reason):
+    def _timed_out(self, track, reason, at=None):
+        at = self.clock() if at is None else at
         if self.on_timeout == 'report':
-            _finish(track, self.clock(), self.start, 'missed the deadline (reported, not failed): %s' % reason, timed_out=True)
+            _finish(track, at, self.start, 'missed the deadline (reported, not failed): %s' % reason, timed_out=True)
         else:
-            _finish(track, self.clock(), self.start, reason, failed=True, timed_out=True)
+            _finish(track, at, self.start, reason, failed=True, timed_out=True)

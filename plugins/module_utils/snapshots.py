@@ -2,21 +2,79 @@
 # Copyright: vergeos.power contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Machine snapshots of a VM (for a snapshot before a kill): list, take (sent once), delete."""
+"""Machine snapshots of VMs (for a snapshot before a kill): list, plan, take (sent once), delete.
+
+A VM's snapshots are rows of ``machine_snapshots`` owned by the VM's *machine* key.
+``POST machine_snapshots`` is never re-sent: after an error or no answer the VM's
+snapshots are read again and the snapshot counts as taken only if it is there.
+"""
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.query import condition, list_rows
-from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm
+from ansible_collections.vergeos.power.plugins.module_utils.query import condition, list_rows, read_by_keys
+from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result
+from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms
 
 SNAPSHOT_FIELDS = ('$key', 'name', 'description', 'created', 'expires', 'quiesced', 'created_manually', 'machine')
+CREATE, DELETE, NOTHING = 'create', 'delete', 'nothing'
+
+
+def _ordered(rows):
+    return sorted(rows, key=lambda row: (row.get('created') or 0, row.get('$key') or 0))
 
 
 def list_snapshots(client, vm):
     """Return the snapshot rows of a VM (owned by its machine key), oldest first."""
     return list_rows(client, 'machine_snapshots', SNAPSHOT_FIELDS, filter_text=condition('machine', 'eq', vm.get('machine')),
                      sort='created', page_size=0, attempted='listing the snapshots of %s' % describe_vm(vm))
+
+
+def snapshots_by_vm(client, vms):
+    """Return {VM key: [snapshot rows, oldest first]} for VM rows: one request per chunk of machine keys."""
+    machines = {vm.get('machine'): vm['$key'] for vm in vms if vm.get('machine') is not None}
+    found = {vm['$key']: [] for vm in vms}
+    rows = read_by_keys(client, 'machine_snapshots', SNAPSHOT_FIELDS, sorted(machines), field='machine',
+                        attempted='listing the snapshots of %d VM(s)' % len(vms))
+    for row in rows:
+        key = machines.get(row.get('machine'))
+        if key is not None:
+            found[key].append(row)
+    return {key: _ordered(rows) for key, rows in found.items()}
+
+
+def snapshot_result(row):
+    """Return the documented snapshot dict for a machine_snapshots row."""
+    return {'id': row.get('$key'), 'name': row.get('name'), 'description': row.get('description'), 'created': row.get('created'),
+            'expires': row.get('expires'), 'quiesced': row.get('quiesced'), 'created_manually': row.get('created_manually')}
+
+
+def named(rows, name):
+    """Return the snapshot rows called exactly ``name``."""
+    return [row for row in rows if row.get('name') == name]
+
+
+def plan_snapshot(rows, name, state):
+    """Return (CREATE | DELETE | NOTHING, the rows it concerns): idempotent by snapshot name.
+
+    ``present``: nothing when a snapshot of that name exists (whatever its expiry), else create.
+    ``absent``: delete every snapshot of that name, nothing when there is none.
+    """
+    matching = named(rows, name)
+    if state == 'present':
+        return (NOTHING, matching) if matching else (CREATE, [])
+    if state == 'absent':
+        return (DELETE, matching) if matching else (NOTHING, [])
+    raise VergeOSError('state must be present or absent, not %r' % (state,))
+
+
+def expiry_time(expires_in, now):
+    """Return the unix time VergeOS wants in ``expires`` for ``expires_in`` seconds from ``now`` (0: never expires)."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in < 0:
+        raise VergeOSError('expires must be a whole number of seconds from now, 0 or more (0: never), not %r' % (expires_in,))
+    return 0 if expires_in == 0 else int(now) + expires_in
 
 
 def take_snapshot(client, vm, name, *, expires, description='', quiesce=False):
@@ -32,5 +90,167 @@ def take_snapshot(client, vm, name, *, expires, description='', quiesce=False):
     return answer.get('$key') if isinstance(answer, dict) else None
 
 
+def take_snapshot_once(client, vm, name, *, expires, description='', quiesce=False):
+    """Take a snapshot; after a failed POST read the VM's snapshots again instead of sending it twice.
+
+    Returns (snapshot row or None, note): the row when the POST succeeded (None if the
+    answer named no key), or the row found by the read after an error (note says so).
+    Raises the POST's VergeOSError when the read shows no snapshot of that name.
+    """
+    try:
+        return {'$key': take_snapshot(client, vm, name, expires=expires, description=description, quiesce=quiesce), 'name': name}, ''
+    except VergeOSError as exc:
+        try:
+            found = named(list_snapshots(client, vm), name)
+        except VergeOSError:
+            found = []
+        if not found:
+            raise
+        return found[-1], 'the request failed (%s) but the snapshot was taken; it was not sent again' % exc
+
+
 def delete_snapshot(client, key):
     client.delete('machine_snapshots/%s' % key, attempted='deleting snapshot %s' % key)
+
+
+def delete_snapshot_once(client, vm, row):
+    """Delete one snapshot row; after a failure read again and count it deleted only if it is gone. Returns a note."""
+    try:
+        delete_snapshot(client, row['$key'])
+        return ''
+    except VergeOSError as exc:
+        try:
+            still = [other for other in list_snapshots(client, vm) if other.get('$key') == row['$key']]
+        except VergeOSError:
+            still = [row]
+        if still:
+            raise
+        return 'the request failed (%s) but the snapshot is gone' % exc
+
+
+def _entry(vm, *, snapshot=None, removed=(), changed=False, failed=False, msg=''):
+    entry = vm_result(vm)
+    entry.update(snapshot=snapshot, removed=list(removed), changed=changed, failed=failed, msg=msg)
+    return entry
+
+
+def _remove(client, vm, concerned, job):
+    """Remove the snapshots of that name (or say what would be); return (entry, whether something was written)."""
+    removed = [snapshot_result(row) for row in concerned]
+    if job['check_mode']:
+        return _entry(vm, removed=removed, changed=True, msg='would remove %d snapshot(s) %r' % (len(concerned), job['name'])), False
+    notes = []
+    for index, row in enumerate(concerned):
+        try:
+            notes.append(delete_snapshot_once(client, vm, row))
+        except VergeOSError as exc:
+            return _entry(vm, removed=removed[:index], changed=index > 0, failed=True, msg=str(exc)), index > 0
+    msg = '; '.join(['removed %d snapshot(s) %r' % (len(concerned), job['name'])] + [note for note in notes if note])
+    return _entry(vm, removed=removed, changed=True, msg=msg), True
+
+
+def _take(client, vm, job):
+    """Take the snapshot (or say what it would be); return (entry, whether something was written)."""
+    name, options = job['name'], job['options']
+    if job['check_mode']:
+        predicted = {'id': None, 'name': name, 'description': options['description'], 'created': None,
+                     'expires': options['expires'], 'quiesced': options['quiesce'], 'created_manually': True}
+        return _entry(vm, snapshot=predicted, changed=True, msg='would take snapshot %r' % name), False
+    try:
+        row, note = take_snapshot_once(client, vm, name, **options)
+    except VergeOSError as exc:
+        return _entry(vm, failed=True, msg=str(exc)), False
+    return _entry(vm, snapshot=snapshot_result(row), changed=True, msg='; '.join(filter(None, ['snapshot %r taken' % name, note]))), True
+
+
+def _one_vm(client, vm, rows, job):
+    """Decide and act for one VM; return (its result entry, whether something was written)."""
+    decision, concerned = plan_snapshot(rows, job['name'], job['state'])
+    if decision == DELETE:
+        return _remove(client, vm, concerned, job)
+    if decision == CREATE:
+        return _take(client, vm, job)
+    snapshot = snapshot_result(concerned[-1]) if concerned else None
+    msg = ('snapshot %r exists already' % job['name']) if job['state'] == 'present' else ('no snapshot %r' % job['name'])
+    return _entry(vm, snapshot=snapshot, msg=msg), False
+
+
+def run_snapshots(client, state, name, *, selection=None, expires_in=0, quiesce=False, description='', max_targets=None,
+                  check_mode=False, clock=time.time):
+    """Take (``present``) or remove (``absent``) the snapshot ``name`` of the selected VMs; return the module result dict.
+
+    Reads: the selection, then ONE read of every selected VM's snapshots (per chunk), and
+    one more after writes (so the result shows what VergeOS holds). Raises VergeOSError
+    when the selection or the first read fails (nothing was sent then).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise VergeOSError('a snapshot needs a non-empty name')
+    expires = expiry_time(expires_in, clock()) if state == 'present' else 0
+    plan_snapshot([], name, state)  # validates state before any request
+    selection = dict(selection or {})
+    single = (selection.get('vm_id') is not None or selection.get('name') is not None) and not selection.get('ids') \
+        and not selection.get('names') and not selection.get('filters')
+    vms = select_vms(client, max_targets=max_targets, **selection)
+    before = snapshots_by_vm(client, vms)
+    job = {'state': state, 'name': name, 'check_mode': check_mode,
+           'options': {'expires': expires, 'description': description or '', 'quiesce': bool(quiesce)}}
+    entries, wrote = [], False
+    for vm in vms:
+        entry, written = _one_vm(client, vm, before[vm['$key']], job)
+        entries.append(entry)
+        wrote = wrote or written
+    if wrote:
+        _refresh(client, vms, entries, name, state)
+    return _result(vms, entries, before, job, single)
+
+
+def _refresh(client, vms, entries, name, state):
+    """Read the snapshots again after writes: the taken snapshots' full rows (a failed read keeps what the writes said)."""
+    try:
+        after = snapshots_by_vm(client, vms)
+    except VergeOSError:
+        return
+    for entry in entries:
+        if state == 'present' and not entry['failed']:
+            matching = named(after.get(entry['id'], []), name)
+            if matching:
+                entry['snapshot'] = snapshot_result(matching[-1])
+
+
+def _names(rows):
+    return sorted(str(row.get('name')) for row in rows)
+
+
+def _result(vms, entries, before, job, single):
+    name, state, check_mode = job['name'], job['state'], job['check_mode']
+    after = {}
+    for vm, entry in zip(vms, entries, strict=True):
+        names = _names(before[vm['$key']])
+        if entry['changed'] and state == 'present':
+            names = sorted(names + [name])
+        elif state == 'absent':
+            removed = len(entry['removed']) if (entry['changed'] or check_mode) else 0
+            names = sorted(names)
+            for _index in range(removed):
+                names.remove(name)
+        after[str(vm.get('name'))] = names
+    failed = [entry for entry in entries if entry['failed']]
+    changed = [entry for entry in entries if entry['changed']]
+    if len(entries) == 1:
+        msg = entries[0]['msg']
+    else:
+        msg = '%d VM(s), snapshot %r %s: %d %s' % (len(entries), name, state, len(changed), 'would change' if check_mode else 'changed')
+        if failed:
+            msg += ', %d failed (%s)' % (len(failed), '; '.join('%s: %s' % (describe_vm(e), e['msg']) for e in failed[:5]))
+    result = {
+        'changed': bool(changed),
+        'failed': bool(failed),
+        'msg': msg,
+        'vms': entries,
+        'diff': {'before': {'snapshots': {str(vm.get('name')): _names(before[vm['$key']]) for vm in vms}},
+                 'after': {'snapshots': after}},
+    }
+    if single and len(entries) == 1:
+        for key, value in entries[0].items():
+            result.setdefault(key, value)
+    return result

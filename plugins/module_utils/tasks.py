@@ -49,6 +49,7 @@ def power_argument_spec():
         on_timeout={'type': 'str', 'default': 'fail', 'choices': list(ON_TIMEOUT)},
         wait={'type': 'bool', 'default': True},
         wait_timeout={'type': 'int', 'default': DEFAULT_WAIT_TIMEOUT},
+        wait_timeouts={'type': 'dict'},
         poll_interval={'type': 'float', 'default': DEFAULT_POLL_INTERVAL},
         max_targets={'type': 'int', 'default': DEFAULT_MAX_TARGETS},
         max_concurrent_actions={'type': 'int', 'default': DEFAULT_MAX_CONCURRENT_ACTIONS},
@@ -138,7 +139,7 @@ def run_power(params, check_mode=False, diff=False):
             result = power_vms(
                 client, params['state'], selection=selection_from_params(params), force=params['force'],
                 on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
-                poll_interval=params['poll_interval'], max_targets=params['max_targets'],
+                wait_timeouts=params['wait_timeouts'], poll_interval=params['poll_interval'], max_targets=params['max_targets'],
                 max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
                 preferred_node=params['preferred_node'], check_mode=check_mode)
     except VergeOSError as exc:

@@ -66,8 +66,19 @@ options:
   wait_timeout:
     description:
       - Seconds each VM may take, from its first action or wait, to reach the wanted state.
+      - O(wait_timeouts) overrides it for single VMs.
     type: int
     default: 300
+  wait_timeouts:
+    description:
+      - 'Per-VM deadlines that override O(wait_timeout) for the VMs they name, as a dict of VM name or id to seconds
+        (for example C({db01: 900, 42: 60})). Each named VM gets its own deadline; the others keep O(wait_timeout).'
+      - A key that is a whole number names the selected VM with that id if there is one, else the VM with that name.
+      - Every key must name a selected VM, and every value must be a number of seconds (0 or more); otherwise the task
+        fails before anything is sent (a mistyped name would otherwise give that VM the wrong deadline).
+      - With O(on_timeout=force), a VM is escalated after its own deadline, once the VMs it is waited with (its wave) have
+        all stopped or reached their own deadlines.
+    type: dict
   poll_interval:
     description:
       - Seconds between the reads while waiting. Each read covers every VM still waited for.

@@ -333,3 +333,53 @@ def test_a_post_without_answer_counts_as_sent_and_changed():
     world.post_errors['poweroff'] = [(False, None)] * 3
     result = run(world, 'stopped', selection={'vm_id': 1})
     assert result['failed'] is True and result['changed'] is True and result['actions'] == ['poweroff']
+
+
+def test_wait_timeouts_give_each_vm_its_own_deadline_by_name_or_id():
+    world = World([{'name': 'quick', 'ignore_acpi': True}, {'name': 'slow', 'ignore_acpi': True}, {'name': 'plain', 'ignore_acpi': True}])
+    result = run(world, 'stopped', wait_timeout=300, wait_timeouts={'quick': 20, '2': 600}, on_timeout='report')
+    by_name = {vm['name']: vm for vm in result['vms']}
+    assert all(vm['timed_out'] for vm in by_name.values())
+    assert 20.0 <= by_name['quick']['elapsed'] <= 22.0
+    assert 600.0 <= by_name['slow']['elapsed'] <= 602.0
+    assert 300.0 <= by_name['plain']['elapsed'] <= 302.0
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff'] * 3
+    # the whole set is still one read per round: never more reads than 2 s rounds up to the last deadline
+    assert len(world.reads) <= 600 / 2 + 3
+
+
+def test_wait_timeouts_escalate_at_the_vm_deadline_not_the_task_one():
+    world = World([{'name': 'a', 'ignore_acpi': True}, {'name': 'b', 'shutdown': 30}])
+    result = run(world, 'stopped', wait_timeout=300, wait_timeouts={'a': 10}, on_timeout='force')
+    kills = [(when - 1000.0, key) for when, key, action, _p in world.sent if action == 'kill']
+    # The kill goes out when the wave ends (b stopped after 30 s), long before the task's 300 s.
+    assert len(kills) == 1 and kills[0][1] == 1 and 10.0 <= kills[0][0] <= 32.0
+    assert [vm['escalated'] for vm in result['vms']] == [True, False]
+
+
+def test_each_vm_elapsed_is_its_own_not_the_slowest_of_its_wave():
+    world = World([{'name': 'fast', 'shutdown': 10}, {'name': 'slow', 'shutdown': 100}])
+    result = run(world, 'stopped')
+    elapsed = {vm['name']: vm['elapsed'] for vm in result['vms']}
+    assert 10.0 <= elapsed['fast'] <= 12.0 and 100.0 <= elapsed['slow'] <= 102.0
+
+
+def test_wait_timeouts_id_wins_over_a_vm_named_like_it():
+    world = World([{'name': '2', 'ignore_acpi': True}, {'name': 'other', 'ignore_acpi': True}])
+    result = run(world, 'stopped', wait_timeout=50, wait_timeouts={2: 10}, on_timeout='report')
+    by_name = {vm['name']: vm['elapsed'] for vm in result['vms']}
+    assert by_name['other'] <= 12.0 and by_name['2'] >= 50.0
+
+
+@pytest.mark.parametrize('timeouts, words', [
+    ({'typo01': 10}, 'not selected: typo01'),
+    ({'vm01': -1}, 'must be a number of seconds'),
+    ({'vm01': 'soon'}, 'must be a number of seconds'),
+    ({'vm01': True}, 'must be a number of seconds'),
+    (['vm01'], 'must be a dict'),
+])
+def test_bad_wait_timeouts_are_refused_before_any_action(timeouts, words):
+    world = World([{}])
+    with pytest.raises(VergeOSError, match=words):
+        run(world, 'stopped', wait_timeouts=timeouts)
+    assert world.sent == []

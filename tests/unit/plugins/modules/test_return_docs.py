@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from ansible_collections.vergeos.power.plugins.module_utils.results import VM_RESULT_KEYS
-from ansible_collections.vergeos.power.plugins.modules import vergeos_vm_info, vergeos_vm_power
+from ansible_collections.vergeos.power.plugins.modules import vergeos_vm_info, vergeos_vm_power, vergeos_vm_snapshot
 
-MODULES = (vergeos_vm_info, vergeos_vm_power)
+MODULES = (vergeos_vm_info, vergeos_vm_power, vergeos_vm_snapshot)
 
 
 def _vm_keys(module):
@@ -28,6 +28,7 @@ def test_every_vm_result_key_is_documented(module):
     assert [key for key in VM_RESULT_KEYS if key not in documented] == []
 
 
-def test_the_vm_keys_have_the_same_types_in_both_modules():
-    info, power = (_vm_keys(module) for module in MODULES)
-    assert {key: info[key]['type'] for key in VM_RESULT_KEYS} == {key: power[key]['type'] for key in VM_RESULT_KEYS}
+def test_the_vm_keys_have_the_same_types_in_every_module():
+    info, *others = (_vm_keys(module) for module in MODULES)
+    for other in others:
+        assert {key: info[key]['type'] for key in VM_RESULT_KEYS} == {key: other[key]['type'] for key in VM_RESULT_KEYS}

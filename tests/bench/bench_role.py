@@ -1,0 +1,177 @@
+"""Benchmark of the safe_shutdown role at scale against the simulator. Prints figures; asserts nothing.
+
+    python tests/bench/bench_role.py [--vms 200] [--ignoring 0.1] [--timeout 20] [--speed 20] [--free-vms 0]
+
+A world of --vms running VMs, every 1/--ignoring-th of which ignores ACPI (half of
+those keep showing running, half sit in stopping); the others shut down in 3 s at
+--speed 20 (60 simulated seconds). The role stops them all with safe_shutdown_timeout
+--timeout, in two forms:
+
+1. from localhost with a list (safe_shutdown_targets: every name);
+2. as a play over --vms inventory hosts (a static inventory with vergeos_id and
+   vergeos_url, as the vergeos.power.vergeos inventory plugin sets them).
+
+For each: wall time of ansible-playbook, the role's own elapsed, and the API requests
+from the simulator's log (reads, poweroffs, kills). --free-vms N also runs the per-host
+form (strategy free, safe_shutdown_batch false) over N hosts, to show its cost.
+The simulator and ansible-playbook share the machine; both are part of every figure.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
+
+import launcher  # noqa: E402  pylint: disable=wrong-import-position
+
+PLAYBOOK_LIST = """
+- name: Bench - safe_shutdown over a list, from localhost
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Shut the list down
+      ansible.builtin.include_role:
+        name: vergeos.power.safe_shutdown
+      vars:
+        safe_shutdown_targets: {names}
+        safe_shutdown_timeout: {timeout}
+    - name: Write the result
+      ansible.builtin.copy:
+        content: "{{{{ safe_shutdown_result | to_json }}}}"
+        dest: {result}
+        mode: "0600"
+"""
+
+PLAYBOOK_HOSTS = """
+- name: Bench - safe_shutdown over the play's inventory hosts
+  hosts: vms
+  gather_facts: false
+  strategy: {strategy}
+  vars:
+    safe_shutdown_timeout: {timeout}
+    safe_shutdown_batch: {batch}
+  roles:
+    - role: vergeos.power.safe_shutdown
+
+- name: Write the result
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the result of every host
+      ansible.builtin.copy:
+        content: "{{{{ groups['vms'] | map('extract', hostvars, 'safe_shutdown_result') | list | to_json }}}}"
+        dest: {result}
+        mode: "0600"
+"""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--vms", type=int, default=200, help="VMs, all running (default 200)")
+    parser.add_argument("--ignoring", type=float, default=0.1, help="share of guests that ignore ACPI (default 0.1)")
+    parser.add_argument("--timeout", type=int, default=20, help="safe_shutdown_timeout in seconds (default 20)")
+    parser.add_argument("--speed", type=float, default=20, help="simulator time scale (default 20)")
+    parser.add_argument("--free-vms", type=int, default=0, help="also run the per-host form (strategy free) over this many hosts")
+    return parser.parse_args(argv)
+
+
+def scenario(count, ignoring, speed):
+    every = max(1, round(1 / ignoring)) if ignoring > 0 else 0
+    vms = []
+    for index in range(1, count + 1):
+        vm = {"name": "bench-%03d" % index, "key": index, "power": "running"}
+        if every and index % every == 0:
+            vm["guest"] = {"acpi": "ignore", "acpi_pending_status": "running" if (index // every) % 2 else "stopping"}
+        vms.append(vm)
+    return {"speed": speed, "timings": {"shutdown": 60, "kill": 3, "boot": 30}, "vms": vms}
+
+
+def control(sim, method, path, **kwargs):
+    response = requests.request(method, sim.url + path, verify=sim.ca, timeout=60, **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+def inventory(path, count, host):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("all:\n  children:\n    vms:\n      hosts:\n")
+        for index in range(1, count + 1):
+            handle.write("        bench-%03d: {vergeos_id: %d}\n" % (index, index))
+        handle.write("      vars:\n        vergeos_url: https://%s\n" % host)
+        handle.write("  vars:\n    ansible_connection: local\n    ansible_python_interpreter: %s\n" % sys.executable)
+
+
+def summary(result):
+    """Return (the role's elapsed, {outcome: count}) from one safe_shutdown_result or a list of them (one per host)."""
+    results = result if isinstance(result, list) else [result]
+    outcomes = {}
+    for item in results:
+        for vm in item["vms"]:
+            outcomes[vm["name"]] = vm["outcome"]
+    counts = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return max(item["elapsed"] for item in results), counts
+
+
+def run(label, sim, world, playbook, *, workdir, extra_args=(), result_path):
+    """Load the world, run the playbook, print its wall time, the role's outcomes and the requests it cost."""
+    control(sim, "POST", "/_sim/scenario", json=world)
+    control(sim, "DELETE", "/_sim/requests")
+    path = os.path.join(workdir, "play.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(playbook)
+    env = dict(os.environ, VERGEOS_HOST=sim.host, VERGEOS_USERNAME="admin", VERGEOS_PASSWORD="admin", VERGEOS_CA_PATH=sim.ca,
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path, *extra_args]
+    started = time.monotonic()
+    done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - started
+    log = control(sim, "GET", "/_sim/requests")
+    if done.returncode != 0:
+        print("%s: ansible-playbook failed (exit %d):\n%s" % (label, done.returncode, done.stdout[-3000:] + done.stderr[-2000:]))
+        return
+    with open(result_path, encoding="utf-8") as handle:
+        elapsed, counts = summary(json.load(handle))
+    actions = [entry["body"]["action"] for entry in log if entry["path"] == "/api/v4/vm_actions"]
+    reads = sum(1 for entry in log if entry["method"] == "GET")
+    print("%s: wall %.1f s (the role's own elapsed %.1f s); outcomes %s; requests %d: %d GET, %d poweroff, %d kill, %d other" % (
+        label, wall, elapsed, ", ".join("%d %s" % (number, name) for name, number in sorted(counts.items())), len(log), reads,
+        actions.count("poweroff"), actions.count("kill"), len(log) - reads - len(actions)), flush=True)
+
+
+def main(argv):
+    args = parse_args(argv)
+    world = scenario(args.vms, args.ignoring, args.speed)
+    names = [vm["name"] for vm in world["vms"]]
+    ignoring = sum(1 for vm in world["vms"] if "guest" in vm)
+    print("safe_shutdown benchmark: %d running VMs, %d ignore ACPI, safe_shutdown_timeout %d s, simulator speed %g "
+          "(a graceful shutdown takes %.1f s)" % (args.vms, ignoring, args.timeout, args.speed, 60 / args.speed), flush=True)
+    with tempfile.TemporaryDirectory(prefix="vergeos-bench-role-") as workdir:
+        with launcher.start_simulator(["--speed", str(args.speed)], workdir) as sim:
+            result = os.path.join(workdir, "result.json")
+            run("list form (localhost, %d names)" % args.vms, sim, world,
+                PLAYBOOK_LIST.format(names=json.dumps(names), timeout=args.timeout, result=result), workdir=workdir, result_path=result)
+            hosts = os.path.join(workdir, "hosts.yml")
+            inventory(hosts, args.vms, sim.host)
+            run("inventory form (%d hosts, linear)" % args.vms, sim, world,
+                PLAYBOOK_HOSTS.format(strategy="linear", batch="true", timeout=args.timeout, result=result), workdir=workdir,
+                extra_args=["-i", hosts], result_path=result)
+            if args.free_vms:
+                small = scenario(args.free_vms, args.ignoring, args.speed)
+                inventory(hosts, args.free_vms, sim.host)
+                run("per-host form (%d hosts, strategy free, default forks)" % args.free_vms, sim, small,
+                    PLAYBOOK_HOSTS.format(strategy="free", batch="false", timeout=args.timeout, result=result), workdir=workdir,
+                    extra_args=["-i", hosts], result_path=result)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
