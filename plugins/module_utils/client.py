@@ -67,6 +67,20 @@ def parse_host(host):
     return 'https://' + parts.netloc
 
 
+def same_system(one, other):
+    """Return whether two hosts (host, host:port or https URL) name the same VergeOS system.
+
+    Host names compare without case and port 443 is the default, so ``VERGEOS.example.com``,
+    ``vergeos.example.com:443`` and ``https://vergeos.example.com`` are one system. Anything
+    parse_host refuses is never the same system.
+    """
+    try:
+        first, second = urlsplit(parse_host(one)), urlsplit(parse_host(other))
+    except VergeOSError:
+        return False
+    return (first.hostname, first.port or 443) == (second.hostname, second.port or 443)
+
+
 def _verify_setting(validate_certs, ca_path):
     """Return requests' ``verify``: False, the CA path, or True (the system's CA store)."""
     if not validate_certs:

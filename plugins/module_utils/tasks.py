@@ -22,6 +22,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.power import (
     DEFAULT_MAX_CONCURRENT_ACTIONS, DEFAULT_MAX_TARGETS, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, ON_TIMEOUT, power_vms,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result, with_top_level
+from ansible_collections.vergeos.power.plugins.module_utils.snapshots import run_snapshots
 from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vms_by_filters
 
 MUTUALLY_EXCLUSIVE = SELECTION_MUTUALLY_EXCLUSIVE
@@ -55,6 +56,21 @@ def power_argument_spec():
         max_concurrent_actions={'type': 'int', 'default': DEFAULT_MAX_CONCURRENT_ACTIONS},
         unsafe_mark_stopped={'type': 'bool', 'default': False},
         preferred_node={'type': 'str'},
+    )
+    return spec
+
+
+def snapshot_argument_spec():
+    """Return vergeos_vm_snapshot's argument spec: connection + selection + the snapshot options."""
+    spec = connection_argument_spec()
+    spec.update(selection_argument_spec())
+    spec.update(
+        state={'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+        snapshot_name={'type': 'str', 'required': True, 'aliases': ['snapshot']},
+        expires={'type': 'int', 'default': 259200},
+        quiesce={'type': 'bool', 'default': False},
+        description={'type': 'str', 'default': ''},
+        max_targets={'type': 'int', 'default': DEFAULT_MAX_TARGETS},
     )
     return spec
 
@@ -142,6 +158,32 @@ def run_power(params, check_mode=False, diff=False):
                 wait_timeouts=params['wait_timeouts'], poll_interval=params['poll_interval'], max_targets=params['max_targets'],
                 max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
                 preferred_node=params['preferred_node'], check_mode=check_mode)
+    except VergeOSError as exc:
+        return failure(exc)
+    if not diff:
+        result.pop('diff', None)
+    return result
+
+
+def check_snapshot_params(params):
+    """Raise VergeOSError for values the argument spec cannot check."""
+    if not params['snapshot_name'].strip():
+        raise VergeOSError('snapshot_name must not be empty')
+    if params['expires'] < 0:
+        raise VergeOSError('expires is seconds from now, 0 (never) or more, not %s' % params['expires'])
+    if params['max_targets'] < 1:
+        raise VergeOSError('max_targets must be 1 or more, not %s' % params['max_targets'])
+
+
+def run_snapshot(params, check_mode=False, diff=False):
+    """Do what vergeos_vm_snapshot does with these (validated) parameters; return the result dict."""
+    try:
+        check_snapshot_params(params)
+        with client_from_params(params) as client:
+            result = run_snapshots(
+                client, params['state'], params['snapshot_name'], selection=selection_from_params(params),
+                expires_in=params['expires'], quiesce=params['quiesce'], description=params['description'],
+                max_targets=params['max_targets'], check_mode=check_mode)
     except VergeOSError as exc:
         return failure(exc)
     if not diff:

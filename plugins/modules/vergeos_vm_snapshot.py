@@ -20,6 +20,7 @@ description:
 extends_documentation_fragment:
   - vergeos.power.connection
   - vergeos.power.selection
+  - vergeos.power.controller
 author:
   - vergeos.power contributors (@vergeos)
 options:
@@ -62,6 +63,13 @@ options:
       - With O(filters), refuse to act when more VMs match than this (blast radius). Ignored for VMs selected by name or id.
     type: int
     default: 50
+attributes:
+  check_mode:
+    support: full
+    description: The same read and the same decision as a real run; nothing is sent and C(changed) is what a real run would report.
+  diff_mode:
+    support: full
+    description: Each VM's snapshot names before and after.
 notes:
   - Check mode is supported; it reads and decides the same way, sends nothing, and reports the same C(changed) as a real run.
   - Diff mode shows each VM's snapshot names before and after.
@@ -259,49 +267,15 @@ vms:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible modules are laid out)
 
-from ansible_collections.vergeos.power.plugins.module_utils.argspec import (  # noqa: E402
-    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
-    selection_from_params,
-)
-from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.snapshots import run_snapshots  # noqa: E402
-
-
-def argument_spec():
-    """Return the module's argument spec: connection + selection + the snapshot options."""
-    spec = connection_argument_spec()
-    spec.update(selection_argument_spec())
-    spec.update(
-        state={'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
-        snapshot_name={'type': 'str', 'required': True, 'aliases': ['snapshot']},
-        expires={'type': 'int', 'default': 259200},
-        quiesce={'type': 'bool', 'default': False},
-        description={'type': 'str', 'default': ''},
-        max_targets={'type': 'int', 'default': 50},
-    )
-    return spec
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import require_requests  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, run_snapshot  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import snapshot_argument_spec as argument_spec  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=SELECTION_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     require_requests(module)
-    params = module.params
-    if not params['snapshot_name'].strip():
-        module.fail_json(msg='snapshot_name must not be empty')
-    if params['expires'] < 0:
-        module.fail_json(msg='expires is seconds from now, 0 (never) or more, not %s' % params['expires'])
-    if params['max_targets'] < 1:
-        module.fail_json(msg='max_targets must be 1 or more, not %s' % params['max_targets'])
-    try:
-        with client_from_params(params) as client:
-            result = run_snapshots(
-                client, params['state'], params['snapshot_name'], selection=selection_from_params(params),
-                expires_in=params['expires'], quiesce=params['quiesce'], description=params['description'],
-                max_targets=params['max_targets'], check_mode=module.check_mode)
-    except VergeOSError as exc:
-        module.fail_json(msg=str(exc), changed=False, vms=[], **exc.to_dict())
-    if not module._diff:
-        result.pop('diff', None)
+    result = run_snapshot(module.params, check_mode=module.check_mode, diff=module._diff)
     if result.pop('failed'):
         module.fail_json(**result)
     module.exit_json(**result)

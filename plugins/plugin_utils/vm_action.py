@@ -31,7 +31,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.vergeos.power.plugins.module_utils.client import HAS_REQUESTS, parse_host
+from ansible_collections.vergeos.power.plugins.module_utils.client import HAS_REQUESTS, parse_host, same_system
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, failure, has_selection
 from ansible_collections.vergeos.power.plugins.module_utils.vms import vm_key
@@ -54,11 +54,7 @@ def host_vm_id(params, host_vars, inventory_hostname):
     vm_id = vm_key(host_vars[HOST_ID_VAR])
     host_url = host_vars.get(HOST_URL_VAR)
     task_url = parse_host(params.get('host'))
-    try:
-        same_system = host_url is not None and parse_host(str(host_url)) == task_url
-    except VergeOSError:
-        same_system = False
-    if not same_system:
+    if host_url is None or not same_system(str(host_url), task_url):
         where = host_url or 'an unknown system'
         raise VergeOSError('inventory host %s is VM %s of %s, but this task connects to %s: refusing to act on a VM of another system; '
                            'point host at %s, or select the VM with name or id' % (inventory_hostname, vm_id, where, task_url, where))

@@ -20,7 +20,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # BIN and ROOT are imported from here by the tests of this folder.
-from run_ansible import BIN, ROOT, TIMEOUT, base_env  # noqa: E402,F401  pylint: disable=wrong-import-position
+from run_ansible import BIN, ROOT, TIMEOUT, base_env  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 # Any source that fails to parse fails the command; the inventory tests read warnings, not deprecations.
 INVENTORY_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_DEPRECATION_WARNINGS": "false"}

@@ -21,9 +21,15 @@ def params(**extra):
     return base
 
 
-@pytest.mark.parametrize('task_host', ['vergeos.example.com:8443', 'https://vergeos.example.com:8443', 'https://vergeos.example.com:8443/'])
+@pytest.mark.parametrize('task_host', ['vergeos.example.com:8443', 'https://vergeos.example.com:8443', 'https://vergeos.example.com:8443/',
+                                       'VERGEOS.Example.com:8443'])
 def test_the_host_vm_is_used_when_the_task_connects_to_its_system(task_host):
     assert host_vm_id(params(host=task_host), HOST, 'web01') == 42
+
+
+@pytest.mark.parametrize('task_host', ['vergeos.example.com', 'vergeos.example.com:443', 'https://vergeos.example.com:443'])
+def test_port_443_is_the_default_port(task_host):
+    assert host_vm_id(params(host=task_host), dict(HOST, vergeos_url='https://vergeos.example.com'), 'web01') == 42
 
 
 def test_a_numeric_string_id_is_accepted():
