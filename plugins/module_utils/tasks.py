@@ -13,8 +13,11 @@ machinery, so both callers behave the same.
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
-    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, selection_argument_spec, selection_from_params,
+    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
+    selection_from_params,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
@@ -118,18 +121,28 @@ def read_vm_results(client, params):
     return results
 
 
+def _guarded(params, act, diff):
+    """Return act(client) for a client built from params; a VergeOSError becomes a failed result; diff only when asked."""
+    try:
+        with client_from_params(params) as client:
+            result = act(client)
+    except VergeOSError as exc:
+        return failure(exc)
+    if not diff:
+        result.pop('diff', None)
+    return result
+
+
 def run_info(params, check_mode=False, diff=False):  # pylint: disable=unused-argument
     """Do what vergeos_vm_info does with these (validated) parameters; return the result dict.
 
     It only reads, so check mode and diff mode change nothing (the arguments keep the
     signature of ``run_power``).
     """
-    try:
-        with client_from_params(params) as client:
-            vms = read_vm_results(client, params)
-    except VergeOSError as exc:
-        return failure(exc)
-    return with_top_level({'failed': False, 'changed': False, 'vms': vms}, vms, is_single(params))
+    def act(client):
+        vms = read_vm_results(client, params)
+        return with_top_level({'failed': False, 'changed': False, 'vms': vms}, vms, is_single(params))
+    return _guarded(params, act, diff)
 
 
 def check_power_params(params):
@@ -149,20 +162,15 @@ def run_power(params, check_mode=False, diff=False):
     ``diff`` is returned only when asked for; a task where any VM failed has ``failed`` true
     and still carries every VM's result.
     """
-    try:
+    def act(client):
         check_power_params(params)
-        with client_from_params(params) as client:
-            result = power_vms(
-                client, params['state'], selection=selection_from_params(params), force=params['force'],
-                on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
-                wait_timeouts=params['wait_timeouts'], poll_interval=params['poll_interval'], max_targets=params['max_targets'],
-                max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
-                preferred_node=params['preferred_node'], check_mode=check_mode)
-    except VergeOSError as exc:
-        return failure(exc)
-    if not diff:
-        result.pop('diff', None)
-    return result
+        return power_vms(
+            client, params['state'], selection=selection_from_params(params), force=params['force'],
+            on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
+            wait_timeouts=params['wait_timeouts'], poll_interval=params['poll_interval'], max_targets=params['max_targets'],
+            max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
+            preferred_node=params['preferred_node'], check_mode=check_mode)
+    return _guarded(params, act, diff)
 
 
 def check_snapshot_params(params):
@@ -177,15 +185,20 @@ def check_snapshot_params(params):
 
 def run_snapshot(params, check_mode=False, diff=False):
     """Do what vergeos_vm_snapshot does with these (validated) parameters; return the result dict."""
-    try:
+    def act(client):
         check_snapshot_params(params)
-        with client_from_params(params) as client:
-            result = run_snapshots(
-                client, params['state'], params['snapshot_name'], selection=selection_from_params(params),
-                expires_in=params['expires'], quiesce=params['quiesce'], description=params['description'],
-                max_targets=params['max_targets'], check_mode=check_mode)
-    except VergeOSError as exc:
-        return failure(exc)
-    if not diff:
-        result.pop('diff', None)
-    return result
+        return run_snapshots(
+            client, params['state'], params['snapshot_name'], selection=selection_from_params(params),
+            expires_in=params['expires'], quiesce=params['quiesce'], description=params['description'],
+            max_targets=params['max_targets'], check_mode=check_mode)
+    return _guarded(params, act, diff)
+
+
+def run_module(argument_spec, work):
+    """The main() of every module of the collection: validate, do ``work`` (run_info, run_power...), exit or fail."""
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    require_requests(module)
+    result = work(module.params, check_mode=module.check_mode, diff=module._diff)
+    if result.pop('failed'):
+        module.fail_json(**result)
+    module.exit_json(**result)

@@ -248,20 +248,12 @@ vms:
       sample: [{nic: nic_0, mac: '52:54:00:aa:bb:cc', ip: 192.0.2.10}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.vergeos.power.plugins.module_utils.argspec import require_requests  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, run_info  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import run_info, run_module  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import info_argument_spec as argument_spec  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
-    require_requests(module)
-    result = run_info(module.params)
-    if result.pop('failed'):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(argument_spec, run_info)
 
 
 if __name__ == '__main__':

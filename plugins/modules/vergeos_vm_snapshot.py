@@ -265,20 +265,12 @@ vms:
       sample: "snapshot 'before-maintenance' taken"
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible modules are laid out)
-
-from ansible_collections.vergeos.power.plugins.module_utils.argspec import require_requests  # noqa: E402
-from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, run_snapshot  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import run_snapshot, run_module  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import snapshot_argument_spec as argument_spec  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
-    require_requests(module)
-    result = run_snapshot(module.params, check_mode=module.check_mode, diff=module._diff)
-    if result.pop('failed'):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(argument_spec, run_snapshot)
 
 
 if __name__ == '__main__':

@@ -26,8 +26,10 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "functional"))
 
 import launcher  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import plain  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 
@@ -67,17 +69,6 @@ def run_inventory(source, output, env):
         raise SystemExit("ansible-inventory -i %s failed (%d):\n%s" % (source, process.returncode, errors))
     peak_mb = usage.ru_maxrss / 1024.0 if sys.platform != "darwin" else usage.ru_maxrss / 1048576.0
     return elapsed, peak_mb
-
-
-def plain(value):
-    """Return ansible-inventory's JSON without the {"__ansible_unsafe": x} wrappers."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
 
 
 def static_inventory(listing):

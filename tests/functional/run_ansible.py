@@ -16,6 +16,17 @@ BIN = os.path.dirname(sys.executable)
 TIMEOUT = 300
 
 
+def plain(value):
+    """Return ansible-inventory's JSON without 2.19's {"__ansible_unsafe": x} wrappers of untrusted strings."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def sim_env(sim, password="admin", username="admin"):
     """Return the VERGEOS_* variables that point a module at the simulator."""
     return {"VERGEOS_HOST": sim.host, "VERGEOS_USERNAME": username, "VERGEOS_PASSWORD": password, "VERGEOS_CA_PATH": sim.ca}

@@ -20,7 +20,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # BIN and ROOT are imported from here by the tests of this folder.
-from run_ansible import BIN, ROOT, TIMEOUT, base_env  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from run_ansible import BIN, ROOT, TIMEOUT, base_env, plain  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 # Any source that fails to parse fails the command; the inventory tests read warnings, not deprecations.
 INVENTORY_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_DEPRECATION_WARNINGS": "false"}
@@ -52,17 +52,6 @@ SCENARIO = {
     ],
 }
 HOSTS = {"web01", "web02", "db01", "twin_21", "twin_22"}
-
-
-def plain(value):
-    """Return ansible-inventory's JSON without the {"__ansible_unsafe": x} wrappers of untrusted strings."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
 
 
 @dataclasses.dataclass
