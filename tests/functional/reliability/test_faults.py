@@ -117,6 +117,27 @@ def test_a_batch_of_120_changes_converges_through_faults(lossy, tmp_path):
         assert len(effective) == 1, (name, entries)  # took effect exactly once
     lost = [entry for entry in actions if entry.get("fault", {}).get("kind") == "drop"]
     assert lost, "no power action lost its answer: the test did not test what it says"
+    assert_each_action_follows_a_fresh_read(log, names)
+
+
+def mentions(entry, key, name):
+    """Return whether a logged VM read answered for this VM (its key or its name is in the filter)."""
+    text = str(entry.get("query", {}).get("filter", ""))
+    return entry["status"] == 200 and ("$key eq %d" % key in text or "name eq '%s'" % name in text)
+
+
+def assert_each_action_follows_a_fresh_read(log, names):
+    """Every POST for a VM comes after a successful read of that VM made after its previous POST."""
+    last_post = {}
+    for index, entry in enumerate(log):
+        if entry["method"] != "POST":
+            continue
+        key = int(entry["body"]["vm"])
+        since = last_post.get(key, -1)
+        reads = [earlier for earlier in log[since + 1:index]
+                 if earlier["method"] == "GET" and earlier["path"] == "/api/v4/vms" and mentions(earlier, key, names[key])]
+        assert reads, "POST %s to VM %s without a fresh read before it" % (entry["body"]["action"], names[key])
+        last_post[key] = index
 
 
 def test_a_definite_refusal_names_the_vm_and_the_cause(sim, tmp_path):
