@@ -195,11 +195,32 @@ def read_by_keys(client, table, fields, keys, *, field='$key', base_filter=None,
     """Return the rows whose ``field`` equals one of ``keys``: one request per chunk of keys.
 
     ``base_filter`` is and-ed to every chunk (for example ``is_snapshot eq false``).
-    No keys, no request.
+    No keys, no request. An answer with a row whose ``field`` is not one of the keys
+    means the filter was not applied (a proxy that drops the query string, an API that
+    ignores it): VergeOSError, rather than acting on rows nobody asked for.
     """
     params = {'fields': fields_param(fields)}
     fixed = url_length(client.url, table, params)
     rows = []
-    for _chunk, filter_text in chunk_filters(field, keys, base_filter, fixed, max_url_length):
-        rows.extend(rows_of(client.get(table, dict(params, filter=filter_text), attempted), attempted))
+    for chunk, filter_text in chunk_filters(field, keys, base_filter, fixed, max_url_length):
+        answer = rows_of(client.get(table, dict(params, filter=filter_text), attempted), attempted)
+        check_rows_match(answer, field, chunk, table, attempted)
+        rows.extend(answer)
     return rows
+
+
+def check_rows_match(rows, field, keys, table, attempted=None):
+    """Raise VergeOSError when a row's ``field`` is not one of ``keys`` (rows without that column are not judged).
+
+    Strings compare without case: whether VergeOS's ``eq`` does is not documented, and a
+    false alarm here would refuse a good answer.
+    """
+    def folded(value):
+        return value.casefold() if isinstance(value, str) else value
+    wanted = {folded(key) for key in keys}
+    stray = [row for row in rows if field in row and folded(row[field]) not in wanted]
+    if stray:
+        raise VergeOSError('VergeOS answered %d row(s) of %s that the filter excludes (%s %s, asked for %d): the filter was not '
+                           'applied, for example by a proxy that drops query strings; nothing was done'
+                           % (len(stray), table, field, shorten(', '.join(str(row[field]) for row in stray[:5]), 80), len(wanted)),
+                           None, attempted)

@@ -20,7 +20,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.query import (
 
 VM_FIELDS = (
     '$key', 'name', 'description', 'enabled', 'machine', 'cpu_cores', 'ram', 'os_family', 'guest_agent', 'uefi',
-    'machine_type', 'uuid', 'created', 'modified',
+    'machine_type', 'uuid', 'created', 'modified', 'is_snapshot',
     'machine#status as status_key',
     'machine#status#running as running',
     'machine#status#status as status',
@@ -244,6 +244,10 @@ def vms_by_filters(client, filters, page_size=DEFAULT_PAGE_SIZE, max_url_length=
                             max_url_length=max_url_length)
     else:
         rows = list_rows(client, 'vms', VM_FIELDS, filter_text=server_filter, page_size=page_size, attempted='listing VMs')
+    if any(row.get('is_snapshot') for row in rows):
+        # 'is_snapshot eq false' is in every listing's filter: a snapshot row means it was ignored.
+        raise VergeOSError('VergeOS answered snapshot rows to a listing that excludes them: the filter was not applied, for example '
+                           'by a proxy that drops query strings; nothing was done', None, 'listing VMs')
     return _sorted(row for row in rows if matches_client_filters(row, filters))
 
 

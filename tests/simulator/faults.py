@@ -85,7 +85,7 @@ class Decision:
     @property
     def applied(self):
         """Whether the API carries the request out (a lost answer) or never sees it (a lost request)."""
-        return self.fault is None or self.fault.kind == "truncate" or self.fault.applied
+        return self.fault is None or self.fault.kind in ("truncate", "unfiltered") or self.fault.applied
 
     def sent_status(self, api_response):
         """Return the status the client receives (None when the connection is dropped)."""
@@ -103,7 +103,7 @@ class Decision:
     def answer(self, api_response):
         """Return what the client gets, given the API's own answer (None when it never saw the request)."""
         kind = self.kind
-        if kind == "delay":
+        if kind in ("delay", "unfiltered"):
             return api_response
         if kind == "drop":
             return Response(0, cut="drop")

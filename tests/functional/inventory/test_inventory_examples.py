@@ -13,7 +13,7 @@ import launcher  # tests/simulator, put on sys.path by tests/functional/conftest
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, run
+from inventory_helpers import BIN, ROOT, run
 
 PLUGIN_FILE = os.path.join(ROOT, "plugins", "inventory", "vergeos.py")
 DOC_FILE = os.path.join(ROOT, "docs", "inventory.md")

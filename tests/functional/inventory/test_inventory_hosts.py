@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import BIN, HOSTS, SCENARIO, api_requests, run, sim_source, write_source
+from inventory_helpers import BIN, HOSTS, SCENARIO, api_requests, run, sim_source, write_source
 
 VM_LIST = ("GET", "/api/v4/vms")
 TAGS = ("GET", "/api/v4/tag_members")

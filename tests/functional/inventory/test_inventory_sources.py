@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import BIN, HOSTS, SCENARIO, api_requests, run, sim_source, write_source
+from inventory_helpers import BIN, HOSTS, SCENARIO, api_requests, run, sim_source, write_source
 
 PASSWORD = "S3cret-Pa55word!"
 API_KEY = "K3y-For-Inventory-0123456789"

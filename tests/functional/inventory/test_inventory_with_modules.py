@@ -3,7 +3,7 @@
 import json
 import os
 
-from conftest import BIN, run, sim_source, write_source
+from inventory_helpers import BIN, run, sim_source, write_source
 
 
 def statuses(sim):

@@ -79,6 +79,10 @@ CASES = [
     ("api_not_found", INFO, {"name": "web01"}, "HTTP 404", [{"path": "/api/v4", "kind": "error", "status": 404, "message": "API not found"}]),
     ("html_not_json", INFO, {"name": "web01"}, "HTTP 502", [{"path": "/api/v4", "kind": "html", "status": 502}]),
     ("truncated_body", INFO, {"name": "web01"}, "the answer is not valid JSON", [{"path": "/api/v4", "kind": "truncate", "cut": "body"}]),
+    ("filter_ignored", POWER, {"name": "web01", "state": "stopped"}, "the filter was not applied",
+     [{"method": "GET", "path": "/api/v4/vms", "kind": "unfiltered"}]),
+    ("listing_filter_ignored", POWER, {"filters": {"name_regex": "^web"}, "state": "stopped"}, "answered snapshot rows",
+     [{"method": "GET", "path": "/api/v4/vms", "kind": "unfiltered"}]),
     ("cut_connection", INFO, {"name": "web01", "api_timeout": 5}, "cut off", [{"path": "/api/v4", "kind": "truncate", "cut": "connection"}]),
 ]
 TLS_CASES = [

@@ -296,3 +296,22 @@ def test_invalid_faults_are_400_and_install_nothing(fs, body, message):
     assert response.status_code == 400
     assert response.json()["err"].startswith("Invalid fault") and message in response.json()["err"]
     assert len(fs.faults()["faults"]) == 1
+
+
+# ---------------------------------------------------------------- unfiltered
+
+
+def test_unfiltered_answers_as_if_the_filter_were_absent(fs):
+    fs.add_faults({"method": "GET", "path": VMS, "kind": "unfiltered", "count": 1})
+    params = {"filter": "$key eq 1", "fields": "$key,name"}
+    ignored = ok_json(_get(fs, params=params))
+    assert sorted(row["$key"] for row in ignored) == [1, 2]  # every row, not the one asked for
+    assert ok_json(_get(fs, params=params)) == [{"$key": 1, "name": "off"}]  # spent: the filter works again
+    logged = _log(fs)[0]
+    assert logged["query"]["filter"] == "$key eq 1" and logged["fault"]["kind"] == "unfiltered" and logged["fault"]["applied"] is True
+
+
+def test_unfiltered_keeps_the_other_parameters(fs):
+    fs.add_faults({"method": "GET", "path": VMS, "kind": "unfiltered"})
+    rows = ok_json(_get(fs, params={"filter": "$key eq 1", "fields": "name", "sort": "-name", "limit": 1}))
+    assert rows == [{"name": "on"}]

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote_plus, urlencode
 
 import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.query import (
-    all_of, any_of, chunk_filters, condition, escape, fields_param, is_compound, list_rows, literal, read_by_keys, url_length,
+    all_of, any_of, check_rows_match, chunk_filters, condition, escape, fields_param, is_compound, list_rows, literal, read_by_keys, url_length,
 )
 
 
@@ -173,15 +174,29 @@ def test_an_answer_that_is_not_a_list_of_rows_is_an_error(fake_client):
 
 
 def test_read_by_keys_sends_one_request_per_chunk(fake_client):
-    client = fake_client(lambda path, params: [{'$key': 1}])
+    client = fake_client(lambda path, params: [{'$key': int(key)} for key in re.findall(r'\$key eq (\d+)', params['filter'])])
     rows = read_by_keys(client, 'vms', ['$key'], list(range(1, 301)), base_filter='is_snapshot eq false', max_url_length=800)
     assert len(client.gets) > 1
-    assert rows == [{'$key': 1}] * len(client.gets)
+    assert rows == [{'$key': key} for key in range(1, 301)]
     for _path, params, _attempted in client.gets:
         assert len(_url(client.url, 'vms', params)) <= 800
+
+
+def test_read_by_keys_refuses_an_answer_that_ignored_the_filter(fake_client):
+    client = fake_client(lambda path, params: [{'$key': 1}, {'$key': 2}, {'$key': 3}])
+    with pytest.raises(VergeOSError, match='the filter was not applied'):
+        read_by_keys(client, 'vms', ['$key'], [2])
 
 
 def test_read_by_keys_without_keys_sends_nothing(fake_client):
     client = fake_client(lambda path, params: [])
     assert read_by_keys(client, 'vms', ['$key'], []) == []
     assert not client.gets
+
+
+def test_rows_outside_the_keys_mean_the_filter_was_not_applied():
+    check_rows_match([{'$key': 1}, {'$key': 2}], '$key', [1, 2], 'vms')
+    check_rows_match([{'name': 'Web01'}], 'name', ['web01'], 'vms')  # VergeOS may compare without case
+    check_rows_match([{'other': 9}], '$key', [1], 'vms')  # a row without the column is not judged
+    with pytest.raises(VergeOSError, match=r'answered 2 row\(s\) of vms that the filter excludes .*\$key 7, 8.*asked for 1'):
+        check_rows_match([{'$key': 1}, {'$key': 7}, {'$key': 8}], '$key', [1], 'vms')
