@@ -26,7 +26,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from run_ansible import ROOT, run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import BIN, ROOT, run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
 
 EE_FILE = os.path.join(ROOT, "docs", "ee", "execution-environment.yml")
 PIP_TIMEOUT = 600
@@ -69,8 +69,10 @@ def in_venv(venv, command, *args, collections, cwd, env=None):
     install directory on the collections path.
     """
     binary = os.path.join(venv, "bin")
-    clean = {"PATH": binary + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_COLLECTIONS_PATH": collections,
-           "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false", "VIRTUAL_ENV": venv}
+    # The checkout's .venv (which `make` puts on PATH) is left out, so nothing of it is found by name.
+    path = [binary] + [entry for entry in os.environ.get("PATH", "").split(os.pathsep) if entry and os.path.realpath(entry) != os.path.realpath(BIN)]
+    clean = {"PATH": os.pathsep.join(path), "ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+             "VIRTUAL_ENV": venv}
     return run(os.path.join(binary, command), *args, env={**(env or {}), **clean}, cwd=cwd, timeout=PIP_TIMEOUT)
 
 
