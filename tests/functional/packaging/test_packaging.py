@@ -29,6 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from run_ansible import BIN, ROOT, run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
 
+# One build per run: with `pytest -n N --dist loadgroup` every test of this module goes to the same worker.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 EE_FILE = os.path.join(ROOT, "docs", "ee", "execution-environment.yml")
 PIP_TIMEOUT = 600
 # Files ansible-galaxy adds to every tarball.
