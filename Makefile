@@ -47,7 +47,7 @@ units: venv ## ansible-test units
 	tools/ansible-test.sh units
 
 functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -p no:cacheprovider tests/functional
 
 integration: venv ## ansible-test integration against a simulator started for the run (ARGS=TARGET to pick one)
 	$(BIN)/python tools/with_simulator.py --speed 100 -- tools/ansible-test.sh integration $(ARGS)
