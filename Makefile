@@ -16,7 +16,7 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test sanity units functional integration lint changelog-lint molecule bench sim clean
+.PHONY: help venv demo test sanity units functional integration lint changelog-lint molecule compat bench sim clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ demo: venv ## Start the simulator, run the demo playbooks against it, stop it
 	$(BIN)/python tools/with_simulator.py --speed 10 -- $(BIN)/ansible-playbook playbooks/demo.yml
 
 test: venv ## Run every test suite, print each suite's time and a pass/fail count
-	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint molecule
+	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint molecule compat
 
 sanity: venv ## ansible-test sanity (a skip must be on tests/sanity/allowed-skips.txt)
 	tools/ansible-test.sh sanity
@@ -61,6 +61,9 @@ changelog-lint: venv ## antsibull-changelog lint of the changelog fragments
 
 molecule: venv ## The molecule scenarios, against a simulator started for the run
 	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/python ../tools/with_simulator.py -- $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
+
+compat: venv ## Smoke subset on the newest Python of the machine with the newest ansible-core (tools/compat.py)
+	$(BIN)/python tools/compat.py
 
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py

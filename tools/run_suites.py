@@ -57,6 +57,7 @@ COUNTERS = {
     'sanity': sanity_counts,
     'units': pytest_counts,
     'functional': pytest_counts,
+    'compat': pytest_counts,
     'integration': integration_counts,
 }
 
@@ -73,7 +74,7 @@ def run_suite(name):
             lines.append(line.rstrip('\n'))
         returncode = process.wait()
     seconds = time.monotonic() - started
-    if any('no scenario yet' in line for line in lines) and returncode == 0:
+    if any('no scenario yet' in line or 'nothing to run' in line for line in lines) and returncode == 0:
         return 0, 0, seconds, 'nothing to run yet'
     passed, failed = COUNTERS.get(name, single_check)(lines)
     note = ''
