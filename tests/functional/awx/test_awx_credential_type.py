@@ -286,7 +286,7 @@ def test_a_credential_without_ca_or_checkbox_verifies_tls(site):
     refused = run_playbook(site, env, READ_ONLY)
     assert refused.returncode != 0
     assert "TLS certificate verification of %s failed" % site.url in refused.stdout
-    inventory, _ = run_inventory(site, env)
+    inventory = run_inventory(site, env)[0]
     assert inventory.returncode != 0
     assert "TLS certificate verification of %s failed" % site.url in inventory.stderr
     assert site.requests() == []
@@ -315,7 +315,7 @@ def test_the_skip_verification_checkbox_turns_it_off(site):
 def test_vergeos_insecure_for_the_modules_and_the_plugin(site, extra, verified):
     env = dict({"VERGEOS_HOST": site.host, "VERGEOS_USERNAME": "ops", "VERGEOS_PASSWORD": PASSWORD}, **extra)
     module = run_playbook(site, env, READ_ONLY)
-    inventory, _ = run_inventory(site, env)
+    inventory = run_inventory(site, env)[0]
     if verified:
         assert module.returncode != 0 and "TLS certificate verification" in module.stdout
         assert inventory.returncode != 0 and "TLS certificate verification" in inventory.stderr
