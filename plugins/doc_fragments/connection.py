@@ -40,6 +40,8 @@ options:
       - Whether to verify the system's TLS certificate.
       - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate.
       - If not set, the environment variable E(VERGEOS_VALIDATE_CERTS) is used.
+      - If E(VERGEOS_VALIDATE_CERTS) is not set either, E(VERGEOS_INSECURE) (the variable of the C(vergeio.vergeos) collection)
+        is read as its inverse; E(VERGEOS_VALIDATE_CERTS) wins when both are set.
     type: bool
     default: true
   ca_path:
@@ -59,7 +61,8 @@ requirements:
   - requests
 notes:
   - Give O(username) and O(password), or O(api_key).
-  - The environment variables are those an AWX / Automation Controller custom credential type injects.
+  - The environment variables are those an AWX / Automation Controller custom credential type injects
+    (C(docs/awx/credential_type.yml) in the collection). A variable that is set but empty counts as not set.
 '''
 
     # Plugins (the inventory plugin): vergeos.power.connection.plugin.
@@ -96,6 +99,8 @@ options:
     description:
       - Whether to verify the system's TLS certificate.
       - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate.
+      - When neither the source nor E(VERGEOS_VALIDATE_CERTS) sets it, E(VERGEOS_INSECURE) (the variable of the
+        C(vergeio.vergeos) collection) is read as its inverse.
     type: bool
     default: true
     env:
@@ -119,4 +124,5 @@ requirements:
   - requests
 notes:
   - Give O(username) and O(password), or O(api_key).
+  - A E(VERGEOS_*) variable that is set but empty counts as not set.
 '''

@@ -189,7 +189,7 @@ from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
 
-from ansible_collections.vergeos.power.plugins.module_utils.argspec import client_from_params  # noqa: E402
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import client_from_params, validate_certs_from_insecure  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.client import DEFAULT_TIMEOUT, HAS_REQUESTS  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError, redact  # noqa: E402
@@ -467,7 +467,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """
         value, origin = self.get_option_and_origin(option)
         if isinstance(origin, str) and origin.startswith('env:') and not os.environ.get(origin[4:].strip(), '').strip():
-            return None
+            value = origin = None
+        if option == 'validate_certs' and origin in (None, 'default'):
+            # Not set in the source nor by VERGEOS_VALIDATE_CERTS: the vergeio.vergeos collection's VERGEOS_INSECURE, inverted.
+            try:
+                inverse = validate_certs_from_insecure(os.environ)
+            except ValueError as exc:
+                raise VergeOSError(str(exc)) from None
+            if inverse is not None:
+                return inverse
         return value
 
     def _sites(self):

@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+import os
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.errors import AnsibleFallbackNotFound
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.vergeos.power.plugins.module_utils.client import DEFAULT_TIMEOUT, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, VergeOSClient
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import POWER_STATES
@@ -25,10 +29,52 @@ CONNECTION_ENV = {
     'ca_path': 'VERGEOS_CA_PATH',
     'api_timeout': 'VERGEOS_API_TIMEOUT',
 }
+# The vergeio.vergeos collection's variable: the inverse of validate_certs, read only when VERGEOS_VALIDATE_CERTS is unset.
+INSECURE_ENV = 'VERGEOS_INSECURE'
+
+
+def env_value(name, environ=None):
+    """Return an environment variable's value, or None when it is unset or empty (an AWX credential injects every variable)."""
+    value = (os.environ if environ is None else environ).get(name)
+    return value if value is not None and value.strip() else None
+
+
+def validate_certs_from_insecure(environ=None):
+    """Return the inverse of a set, non-empty VERGEOS_INSECURE (None when unset or empty); ValueError if it is no boolean."""
+    value = env_value(INSECURE_ENV, environ)
+    if value is None:
+        return None
+    try:
+        return not boolean(value.strip(), strict=True)
+    except TypeError:
+        raise ValueError('%s must be true or false' % INSECURE_ENV) from None
+
+
+def _env_fallback(name):
+    """Fallback of a connection option: the variable when set and not empty."""
+    value = env_value(name)
+    if value is None:
+        raise AnsibleFallbackNotFound
+    return value
+
+
+def _validate_certs_fallback(name):
+    """Fallback of validate_certs: VERGEOS_VALIDATE_CERTS, else the inverse of VERGEOS_INSECURE."""
+    value = env_value(name)
+    if value is not None:
+        return value
+    try:
+        inverse = validate_certs_from_insecure()
+    except ValueError:
+        # Not a boolean: the spec's bool conversion then fails and names the variable (a fallback must not raise).
+        return '%s=%s' % (INSECURE_ENV, os.environ[INSECURE_ENV])
+    if inverse is None:
+        raise AnsibleFallbackNotFound
+    return inverse
 
 
 def _env(option):
-    return (env_fallback, [CONNECTION_ENV[option]])
+    return (_validate_certs_fallback if option == 'validate_certs' else _env_fallback, [CONNECTION_ENV[option]])
 
 
 def connection_argument_spec():

@@ -302,3 +302,36 @@ def test_fetch_site_with_no_vm_reads_no_tags(code):
     client = FakeClient(0)
     code.fetch_site(client, want_nics=True)
     assert [path for path, _params in client.gets] == ['vms']
+
+
+# ---------------------------------------------------------------- validate_certs from the environment (VERGEOS_INSECURE)
+
+
+def _validate_certs(monkeypatch, environ, direct=None):
+    """Return the top-level validate_certs the plugin reads with only these VERGEOS_* variables set."""
+    for name in ('VERGEOS_VALIDATE_CERTS', 'VERGEOS_INSECURE'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    fresh = inventory_loader.get('vergeos.power.vergeos')
+    fresh.set_options(direct=dict({'plugin': 'vergeos.power.vergeos'}, **(direct or {})))
+    return fresh._connection_option('validate_certs')  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize('environ, direct, expected', [
+    ({}, None, True),
+    ({'VERGEOS_INSECURE': 'true'}, None, False),
+    ({'VERGEOS_INSECURE': 'false'}, None, True),
+    ({'VERGEOS_INSECURE': ''}, None, True),
+    ({'VERGEOS_INSECURE': 'true', 'VERGEOS_VALIDATE_CERTS': 'true'}, None, True),
+    ({'VERGEOS_INSECURE': 'false', 'VERGEOS_VALIDATE_CERTS': 'false'}, None, False),
+    ({'VERGEOS_INSECURE': 'true', 'VERGEOS_VALIDATE_CERTS': ''}, None, False),
+    ({'VERGEOS_INSECURE': 'true'}, {'validate_certs': True}, True),
+])
+def test_vergeos_insecure_is_the_inverse_when_validate_certs_is_unset(monkeypatch, environ, direct, expected):
+    assert bool(_validate_certs(monkeypatch, environ, direct)) is expected
+
+
+def test_vergeos_insecure_that_is_no_boolean_fails_clearly(monkeypatch):
+    with pytest.raises(VergeOSError, match='VERGEOS_INSECURE must be true or false'):
+        _validate_certs(monkeypatch, {'VERGEOS_INSECURE': 'perhaps'})

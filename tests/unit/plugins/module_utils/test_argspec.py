@@ -134,3 +134,43 @@ def test_selection_from_params_drops_unset_filter_keys():
                                              'filters': {'tags': ['web']}, 'allow_empty': False}
     params = ArgumentSpecValidator(selection_argument_spec()).validate({'name': 'web01'}).validated_parameters
     assert selection_from_params(params)['filters'] is None
+
+
+def _validated(clean_env, environ, args=None):
+    clean_env.delenv('VERGEOS_INSECURE', raising=False)
+    for name, value in environ.items():
+        clean_env.setenv(name, value)
+    return ArgumentSpecValidator(connection_argument_spec()).validate(dict({'host': 'h', 'api_key': 'k'}, **(args or {})))
+
+
+def test_empty_variables_count_as_unset(clean_env):
+    """An AWX credential injects every variable of its type, filled or not."""
+    result = _validated(clean_env, dict({name: '' for name in ENV_NAMES}, VERGEOS_HOST='h', VERGEOS_API_KEY='k'))
+    assert not result.error_messages
+    params = result.validated_parameters
+    assert params['validate_certs'] is True and params['ca_path'] is None and params['api_timeout'] == 30
+    assert params['username'] is None and params['password'] is None
+    for blank in ('', '  '):
+        clean_env.setenv('VERGEOS_HOST', blank)
+        assert any('host' in message for message in ArgumentSpecValidator(connection_argument_spec()).validate({'api_key': 'k'}).error_messages)
+
+
+@pytest.mark.parametrize('environ, args, expected', [
+    ({'VERGEOS_INSECURE': 'true'}, None, False),
+    ({'VERGEOS_INSECURE': 'yes'}, None, False),
+    ({'VERGEOS_INSECURE': 'false'}, None, True),
+    ({'VERGEOS_INSECURE': ''}, None, True),
+    ({'VERGEOS_INSECURE': 'true', 'VERGEOS_VALIDATE_CERTS': 'true'}, None, True),
+    ({'VERGEOS_INSECURE': 'false', 'VERGEOS_VALIDATE_CERTS': 'false'}, None, False),
+    ({'VERGEOS_INSECURE': 'true', 'VERGEOS_VALIDATE_CERTS': ''}, None, False),
+    ({'VERGEOS_INSECURE': 'true'}, {'validate_certs': True}, True),
+])
+def test_vergeos_insecure_is_the_inverse_of_validate_certs(clean_env, environ, args, expected):
+    result = _validated(clean_env, environ, args)
+    assert not result.error_messages
+    assert result.validated_parameters['validate_certs'] is expected
+
+
+def test_vergeos_insecure_that_is_no_boolean_fails_and_names_the_variable(clean_env):
+    result = _validated(clean_env, {'VERGEOS_INSECURE': 'perhaps'})
+    assert any('validate_certs' in message and 'VERGEOS_INSECURE=perhaps' in message for message in result.error_messages)
