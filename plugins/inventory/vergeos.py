@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 name: vergeos
 short_description: VergeOS VMs as inventory hosts, grouped by power state, node, cluster, tag, OS family and site
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the VMs of one or several VergeOS systems (sites, or tenants with their own URL and login) as inventory hosts,
     each with its power state and a few VM facts as host variables (prefix C(vergeos_)), and puts them in groups.

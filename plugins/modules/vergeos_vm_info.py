@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: vergeos_vm_info
 short_description: Read VergeOS VMs with their power state, and optionally their tags and NIC addresses
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the VMs of a VergeOS system selected by O(name), O(id), O(names), O(ids) or O(filters),
     each with its power state, in one request per page (or per chunk of keys).
