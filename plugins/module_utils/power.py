@@ -224,7 +224,7 @@ def per_vm_timeouts(rows, wait_timeouts):
 def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', wait=True, wait_timeout=DEFAULT_WAIT_TIMEOUT,
               wait_timeouts=None, poll_interval=DEFAULT_POLL_INTERVAL, max_targets=DEFAULT_MAX_TARGETS,
               max_concurrent_actions=DEFAULT_MAX_CONCURRENT_ACTIONS, unsafe_mark_stopped=False, preferred_node=None,
-              check_mode=False, clock=time.monotonic, sleep=time.sleep, ops=None):
+              wait_for_agent=False, check_mode=False, clock=time.monotonic, sleep=time.sleep, ops=None):
     """Bring the selected VMs to ``state`` ('running', 'stopped', 'restarted'); return the module result dict.
 
     ``selection``: keyword arguments of ``vms.select_vms`` (``argspec.selection_from_params``);
@@ -237,6 +237,8 @@ def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', 
         raise VergeOSError('on_timeout must be one of %s, not %r' % (', '.join(ON_TIMEOUT), on_timeout))
     if max_concurrent_actions is None or max_concurrent_actions < 1:
         raise VergeOSError('max_concurrent_actions must be 1 or more')
+    if wait_for_agent and state != 'running':
+        raise VergeOSError('wait_for_agent applies to state=running only, not %s' % state)
     plan_power('stopped', False, state)  # validates the wanted state before any request
     ops = ops or ClientOps(client)
     selection = dict(selection or {})
@@ -249,7 +251,7 @@ def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', 
         return _check_run(tracks, state, force, single)
     engine = _Engine(ops, state, force=force, on_timeout=on_timeout, wait=wait, wait_timeout=wait_timeout, poll_interval=poll_interval,
                      max_concurrent=max_concurrent_actions, unsafe_mark_stopped=unsafe_mark_stopped, preferred_node=preferred_node,
-                     clock=clock, sleep=sleep)
+                     wait_for_agent=wait_for_agent, clock=clock, sleep=sleep)
     engine.run(tracks)
     return _result(tracks, state, False, single)
 
@@ -272,10 +274,10 @@ class _Engine:
     """The waves of a real run (state kept here so the steps stay small)."""
 
     def __init__(self, ops, state, *, force, on_timeout, wait, wait_timeout, poll_interval, max_concurrent, unsafe_mark_stopped,
-                 preferred_node, clock, sleep):
+                 preferred_node, wait_for_agent, clock, sleep):
         self.ops, self.state, self.force, self.on_timeout, self.wait = ops, state, bool(force), on_timeout, wait
         self.wait_timeout, self.poll_interval, self.max_concurrent = float(wait_timeout), float(poll_interval), max_concurrent
-        self.unsafe_mark_stopped, self.preferred_node = unsafe_mark_stopped, preferred_node
+        self.unsafe_mark_stopped, self.preferred_node, self.wait_for_agent = unsafe_mark_stopped, preferred_node, wait_for_agent
         self.clock, self.sleep = clock, sleep
         self.start = clock()
 
@@ -290,7 +292,8 @@ class _Engine:
                 target, counts = self._step(track, sent < self.max_concurrent)
                 sent += counts
                 if target is not None:
-                    waiting[track.key] = WaitTarget(target, track.deadline)
+                    agent = target == 'running' and not track.replan and self._agent_wanted(track)
+                    waiting[track.key] = WaitTarget(target, track.deadline, agent=agent)
                 elif not track.done:
                     later.append(track)
             queue = later + self._wait(tracks, waiting)
@@ -326,6 +329,10 @@ class _Engine:
             _finish(track, self.clock(), self.start, plan.reason, failed=True)
             return None, 0
         if plan.decision == NOOP:
+            if self.wait and self._agent_wanted(track) and not track.row.get('agent_version'):
+                self._start_clock(track)  # on already, but its agent has not answered yet: only waited for
+                track.replan = False
+                return 'running', 0
             _finish(track, self.clock(), self.start, ('%s after %s' % (self.state, ', '.join(track.actions))) if track.actions else plan.reason)
             return None, 0
         if plan.decision == WAIT:
@@ -346,6 +353,10 @@ class _Engine:
 
     def _timeout_of(self, track):
         return self.wait_timeout if track.timeout is None else track.timeout
+
+    def _agent_wanted(self, track):
+        """Whether to wait for this VM's guest agent too (only VMs with the agent enabled can answer)."""
+        return self.wait_for_agent and bool(track.row.get('guest_agent'))
 
     def _start_clock(self, track):
         if track.deadline is None:

@@ -31,6 +31,7 @@ _COPIED = (
     ('started', 'started'),
     ('state', 'state'),
     ('status_info', 'status_info'),
+    ('agent_version', 'agent_version'),
 )
 
 # The keys of vm_result(), in order: modules document these under RETURN.

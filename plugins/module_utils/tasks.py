@@ -59,6 +59,7 @@ def power_argument_spec():
         max_concurrent_actions={'type': 'int', 'default': DEFAULT_MAX_CONCURRENT_ACTIONS},
         unsafe_mark_stopped={'type': 'bool', 'default': False},
         preferred_node={'type': 'str'},
+        wait_for_agent={'type': 'bool', 'default': False},
     )
     return spec
 
@@ -169,7 +170,7 @@ def run_power(params, check_mode=False, diff=False):
             on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
             wait_timeouts=params['wait_timeouts'], poll_interval=params['poll_interval'], max_targets=params['max_targets'],
             max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
-            preferred_node=params['preferred_node'], check_mode=check_mode)
+            preferred_node=params['preferred_node'], wait_for_agent=params['wait_for_agent'], check_mode=check_mode)
     return _guarded(params, act, diff)
 
 

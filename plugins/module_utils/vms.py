@@ -27,6 +27,7 @@ VM_FIELDS = (
     'machine#status#status_info as status_info',
     'machine#status#state as state',
     'machine#status#started as started',
+    'machine#status#agent_version as agent_version',
     'machine#status#node#name as node_name',
     'machine#cluster#name as cluster_name',
 )

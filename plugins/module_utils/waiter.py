@@ -26,10 +26,14 @@ DEFAULT_INTERVAL = 2.0
 
 @dataclass(frozen=True)
 class WaitTarget:
-    """What one VM is waited for: ``target`` ('running', 'stopped', 'restarted', 'settled') by ``deadline`` (clock time)."""
+    """What one VM is waited for: ``target`` ('running', 'stopped', 'restarted', 'settled') by ``deadline`` (clock time).
+
+    ``agent``: with target 'running', also until the guest agent answers (``agent_version`` not empty).
+    """
 
     target: str
     deadline: float
+    agent: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,20 @@ def _status_words(row):
     return 'status %s, running %s' % (row.get('status'), row.get('running'))
 
 
+def _agent_missing(row, wanted):
+    return wanted.agent and not row.get('agent_version')
+
+
+def _late_words(row, wanted):
+    if reached(row.get('status'), row.get('running'), wanted.target) and _agent_missing(row, wanted):
+        return '%s, but the guest agent did not answer by the deadline' % wanted.target
+    return 'not %s by the deadline; last seen: %s' % (wanted.target, _status_words(row))
+
+
 def _judge(row, wanted, seen):
     """Return (outcome, reason) for one VM row, or None while it is still on its way."""
     status, running = row.get('status'), row.get('running')
-    if reached(status, running, wanted.target):
+    if reached(status, running, wanted.target) and not _agent_missing(row, wanted):
         return REACHED, '%s (%s)' % (wanted.target, _status_words(row))
     if moved_away(status, running, wanted.target, seen):
         return MOVED_AWAY, 'moved away from %s (%s): another actor or a failed %s; not fighting it' % (
@@ -96,7 +110,7 @@ def wait_for(reader, targets, *, clock=time.monotonic, sleep=time.sleep, interva
             judged = _judge(row, wanted, seen[key])
             seen[key].add(phase_of(row.get('status'), row.get('running')))
             if judged is None and now >= wanted.deadline:
-                judged = TIMEOUT, 'not %s by the deadline; last seen: %s' % (wanted.target, _status_words(row))
+                judged = TIMEOUT, _late_words(row, wanted)
             if judged is not None:
                 outcomes[key] = WaitOutcome(judged[0], row, now - start, judged[1])
         pending = {key: wanted for key, wanted in pending.items() if key not in outcomes}

@@ -216,6 +216,10 @@ vms:
       description: Free text detail of the machine status.
       type: str
       sample: ''
+    agent_version:
+      description: What the guest agent reports as its version; empty while no agent answers (VM off, no agent, guest not up yet).
+      type: str
+      sample: "qemu-guest-agent 8.2.2"
     tags:
       description: Names of the VM's tags, sorted.
       returned: when O(include_tags=true)

@@ -111,6 +111,16 @@ options:
     description:
       - Node (name or key) to power VMs on, passed with C(poweron). VergeOS picks another node when this one cannot take the VM.
     type: str
+  wait_for_agent:
+    description:
+      - With O(state=running), a VM counts as there only once its guest agent answers (machine status C(agent_version) not empty),
+        not merely when VergeOS shows it C(running), so the guest OS is up. A VM already running whose agent does not answer yet is
+        waited for, without any action.
+      - Only VMs with the guest agent enabled (C(guest_agent)) are waited for this way; the others count as there when running.
+      - The agent must answer by O(wait_timeout); O(on_timeout) applies as for the power state.
+      - Only for O(state=running); with another state the task fails before anything is sent.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -384,6 +394,10 @@ vms:
       description: Extra status text from VergeOS.
       type: str
       sample: ""
+    agent_version:
+      description: What the guest agent reports as its version; empty while no agent answers (VM off, no agent, guest not up yet).
+      type: str
+      sample: "qemu-guest-agent 8.2.2"
     previous_power_state:
       description: The normalised power state read before anything was done.
       type: str

@@ -211,6 +211,10 @@ vms:
       description: Free text detail of the machine status.
       type: str
       sample: ''
+    agent_version:
+      description: What the guest agent reports as its version; empty while no agent answers (VM off, no agent, guest not up yet).
+      type: str
+      sample: "qemu-guest-agent 8.2.2"
     snapshot:
       description:
         - The snapshot called O(snapshot_name) after the task (the one taken, or the one that was already there); null for

@@ -25,7 +25,10 @@ class World:
             status, running = spec.get('power', ON)
             self.vms[key] = {'$key': key, 'name': spec.get('name', 'vm%02d' % key), 'machine': 100 + key, 'cpu_cores': 2, 'ram': 2048,
                              'status': status, 'running': running, 'due': spec.get('due'), 'ignore_acpi': spec.get('ignore_acpi', False),
-                             'stuck': spec.get('stuck', False), 'shutdown': spec.get('shutdown', shutdown)}
+                             'stuck': spec.get('stuck', False), 'shutdown': spec.get('shutdown', shutdown),
+                             'guest_agent': 'agent_delay' in spec, 'agent_delay': spec.get('agent_delay'), 'agent_at': None}
+            if running and 'agent_delay' in spec:
+                self.vms[key]['agent_at'] = self.now + spec['agent_delay']
         self.selects, self.reads, self.sent, self.marked = [], [], [], []
         self.post_errors = {}  # action -> [(applied anyway?, status), ...]
         self.hooks = []  # (time, key, status, running): another actor
@@ -47,10 +50,15 @@ class World:
         for vm in self.vms.values():
             if vm['due'] and self.now >= vm['due'][0]:
                 vm['status'], vm['running'] = vm['due'][1]
+                if vm['status'] == 'running' and vm['agent_delay'] is not None:
+                    vm['agent_at'] = vm['due'][0] + vm['agent_delay']
                 vm['due'] = None
 
     def _row(self, vm):
-        return {name: value for name, value in vm.items() if name not in ('due', 'ignore_acpi', 'stuck', 'shutdown')}
+        row = {name: value for name, value in vm.items() if name not in ('due', 'ignore_acpi', 'stuck', 'shutdown', 'agent_delay', 'agent_at')}
+        answering = vm['status'] == 'running' and vm['agent_at'] is not None and self.now >= vm['agent_at']
+        row['agent_version'] = 'qemu-guest-agent 8.2.2' if answering else ''
+        return row
 
     def in_flight(self):
         return sum(1 for vm in self.vms.values() if vm['status'] in ('starting', 'stopping'))
@@ -383,3 +391,39 @@ def test_bad_wait_timeouts_are_refused_before_any_action(timeouts, words):
     with pytest.raises(VergeOSError, match=words):
         run(world, 'stopped', wait_timeouts=timeouts)
     assert world.sent == []
+
+
+def test_wait_for_agent_waits_past_running_until_the_agent_answers():
+    world = World([{'power': OFF, 'agent_delay': 20}], boot=30)
+    result = run(world, 'running', selection={'vm_id': 1}, wait_for_agent=True)
+    assert result['failed'] is False and result['actions'] == ['poweron']
+    assert 50.0 <= result['elapsed'] <= 53.0 and result['agent_version']
+    plain = World([{'power': OFF, 'agent_delay': 20}], boot=30)
+    assert 30.0 <= run(plain, 'running', selection={'vm_id': 1})['elapsed'] <= 33.0
+
+
+def test_wait_for_agent_on_a_running_vm_only_waits():
+    world = World([{'power': ON, 'agent_delay': 40}])
+    result = run(world, 'running', selection={'vm_id': 1}, wait_for_agent=True)
+    assert world.sent == [] and result['changed'] is False and result['failed'] is False
+    assert 40.0 <= result['elapsed'] <= 43.0
+
+
+def test_an_agent_that_never_answers_fails_at_the_deadline_saying_so():
+    world = World([{'power': OFF, 'agent_delay': 10_000}], boot=30)
+    result = run(world, 'running', selection={'vm_id': 1}, wait_for_agent=True, wait_timeout=120)
+    assert result['failed'] is True and result['vms'][0]['timed_out'] is True and result['timed_out'] == ['vm01']
+    assert 'guest agent did not answer by the deadline' in result['msg']
+
+
+def test_a_vm_without_a_guest_agent_counts_as_running():
+    world = World([{'power': OFF}], boot=30)
+    result = run(world, 'running', selection={'vm_id': 1}, wait_for_agent=True)
+    assert result['failed'] is False and 30.0 <= result['elapsed'] <= 33.0
+
+
+def test_wait_for_agent_is_only_for_running():
+    world = World([{}])
+    with pytest.raises(VergeOSError, match='wait_for_agent applies to state=running only'):
+        run(world, 'stopped', wait_for_agent=True)
+    assert world.selects == []

@@ -147,7 +147,7 @@ def test_missing_ids_and_names_are_named_in_the_error(client):
 
 
 def test_read_vms_chunks_and_keys_by_id(client):
-    rows = read_vms(client, [1, 2, 3, 7, 8, 9], max_url_length=600)
+    rows = read_vms(client, [1, 2, 3, 7, 8, 9], max_url_length=700)
     assert sorted(rows) == [1, 2, 3, 7, 8, 9]
     assert len(client.gets) > 1
 
