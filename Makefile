@@ -68,7 +68,7 @@ compat: venv ## Smoke subset on the newest Python of the machine with the newest
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py
 	$(BIN)/python tests/bench/bench_power.py
-	$(BIN)/python tests/bench/bench_inventory.py
+	$(BIN)/python tests/bench/bench_inventory.py --repeat 1
 	$(BIN)/python tests/bench/bench_role.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")

@@ -122,7 +122,7 @@ def summary(result):
     return max(item["elapsed"] for item in results), counts
 
 
-def run(label, sim, world, playbook, *, workdir, extra_args=(), result_path):
+def run(label, sim, world, playbook, *, workdir, extra_args=(), result_path, timeout):
     """Load the world, run the playbook, print its wall time, the role's outcomes and the requests it cost."""
     control(sim, "POST", "/_sim/scenario", json=world)
     control(sim, "DELETE", "/_sim/requests")
@@ -143,9 +143,11 @@ def run(label, sim, world, playbook, *, workdir, extra_args=(), result_path):
         elapsed, counts = summary(json.load(handle))
     actions = [entry["body"]["action"] for entry in log if entry["path"] == "/api/v4/vm_actions"]
     reads = sum(1 for entry in log if entry["method"] == "GET")
-    print("%s: wall %.1f s (the role's own elapsed %.1f s); outcomes %s; requests %d: %d GET, %d poweroff, %d kill, %d other" % (
-        label, wall, elapsed, ", ".join("%d %s" % (number, name) for name, number in sorted(counts.items())), len(log), reads,
-        actions.count("poweroff"), actions.count("kill"), len(log) - reads - len(actions)), flush=True)
+    outcomes = ", ".join("%d %s" % (number, name) for name, number in sorted(counts.items()))
+    print("%s: wall %.1f s (the role's own elapsed %.1f s, %.2f x the %d s timeout); outcomes %s; requests %d: %d GET, "
+          "%d poweroff, %d kill, %d other" % (label, wall, elapsed, elapsed / timeout, timeout, outcomes, len(log), reads,
+                                              actions.count("poweroff"), actions.count("kill"), len(log) - reads - len(actions)),
+          flush=True)
 
 
 def main(argv):
@@ -159,18 +161,18 @@ def main(argv):
         with launcher.start_simulator(["--speed", str(args.speed)], workdir) as sim:
             result = os.path.join(workdir, "result.json")
             run("list form (localhost, %d names)" % args.vms, sim, world,
-                PLAYBOOK_LIST.format(names=json.dumps(names), timeout=args.timeout, result=result), workdir=workdir, result_path=result)
+                PLAYBOOK_LIST.format(names=json.dumps(names), timeout=args.timeout, result=result), workdir=workdir, result_path=result, timeout=args.timeout)
             hosts = os.path.join(workdir, "hosts.yml")
             inventory(hosts, args.vms, sim.host)
             run("inventory form (%d hosts, linear)" % args.vms, sim, world,
                 PLAYBOOK_HOSTS.format(strategy="linear", batch="true", timeout=args.timeout, result=result), workdir=workdir,
-                extra_args=["-i", hosts], result_path=result)
+                extra_args=["-i", hosts], result_path=result, timeout=args.timeout)
             if args.free_vms:
                 small = scenario(args.free_vms, args.ignoring, args.speed)
                 inventory(hosts, args.free_vms, sim.host)
                 run("per-host form (%d hosts, strategy free, default forks)" % args.free_vms, sim, small,
                     PLAYBOOK_HOSTS.format(strategy="free", batch="false", timeout=args.timeout, result=result), workdir=workdir,
-                    extra_args=["-i", hosts], result_path=result)
+                    extra_args=["-i", hosts], result_path=result, timeout=args.timeout)
 
 
 if __name__ == "__main__":
