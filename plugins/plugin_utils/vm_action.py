@@ -41,9 +41,10 @@ HOST_URL_VAR = 'vergeos_url'
 
 
 def host_vm_id(params, host_vars, inventory_hostname):
-    """Return the VM id to act on for an inventory host, or None when the task selects its VMs itself.
+    """Return the VM id to act on for an inventory host, or None to leave the selection to the module.
 
-    Raises VergeOSError when nothing is selected and the host carries no VM, or when the
+    None when the task selects its VMs itself, or when the host carries no ``vergeos_id``
+    (``localhost``: the module's own behaviour then applies). Raises VergeOSError when the
     host's VM lives on another VergeOS system than the one the task connects to (two
     systems can both have a VM 42: acting on the wrong one is never an option).
     """
