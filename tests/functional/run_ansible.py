@@ -3,12 +3,16 @@
 `run(command, *args, env=..., cwd=...)` runs `.venv/bin/<command>` with the collection on
 ANSIBLE_COLLECTIONS_PATH and no VERGEOS_* variable inherited from the caller, so a
 test says exactly which connection settings a run sees. It returns the
-CompletedProcess (text stdout and stderr).
+CompletedProcess (text stdout and stderr). `run_play(sim, tmp_path, tasks, keep=...)` runs
+one play on localhost against a simulator and hands back the request log and registered values.
 """
 
+import json
 import os
 import subprocess
 import sys
+
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
@@ -62,3 +66,26 @@ def run(command, *args, env=None, cwd=None, timeout=TIMEOUT):
     """Run an ansible command from the virtualenv; return the CompletedProcess."""
     return subprocess.run([os.path.join(BIN, command), *args], env=base_env(env), cwd=cwd, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+
+
+def run_play(sim, tmp_path, tasks, *args, keep=(), env=None):
+    """Run one play of ``tasks`` on localhost against ``sim``; return (CompletedProcess, request log, {name: registered value}).
+
+    The request log is cleared first and read after the run; each name in ``keep`` is a
+    registered variable, dumped to JSON by an added task and loaded back. The simulator's
+    default world is put back afterwards, so the caller's world does not leak into others.
+    """
+    kept_tasks = [{"name": "Keep %s" % name, "ansible.builtin.copy": {"content": "{{ %s | to_json }}" % name,
+                                                                      "dest": str(tmp_path / ("%s.json" % name)), "mode": "0600"}}
+                  for name in keep]
+    play = tmp_path / "play.yml"
+    play.write_text(yaml.safe_dump([{"name": "Test play", "hosts": "localhost", "gather_facts": False, "tasks": list(tasks) + kept_tasks,
+                                     "vars": {"ansible_python_interpreter": sys.executable}}], sort_keys=False))
+    try:
+        sim.clear_requests()
+        result = run("ansible-playbook", *args, str(play), env=sim_env(sim) if env is None else env)
+        log = sim.requests()
+    finally:
+        sim.reset()
+    values = {name: json.loads((tmp_path / ("%s.json" % name)).read_text()) for name in keep if (tmp_path / ("%s.json" % name)).exists()}
+    return result, log, values

@@ -1,14 +1,11 @@
 """VMs that cannot start: insufficient resources (507) and a start that ends in error. Clear, per VM, nothing re-sent."""
 
-import json
 import os
 import sys
 
-import yaml
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run_play  # noqa: E402  pylint: disable=wrong-import-position
 
 WORLD = {
     "speed": 100,
@@ -26,19 +23,10 @@ def test_each_vm_that_cannot_start_fails_with_its_own_cause(sim, tmp_path):
         {"name": "Start all three", "vergeos.power.vergeos_vm_power": {"names": ["big01", "broken01", "fine01"], "state": "running",
                                                                        "poll_interval": 0.2, "wait_timeout": 60},
          "register": "start", "ignore_errors": True},
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ start | to_json }}", "dest": str(tmp_path / "start.json"), "mode": "0600"}},
     ]
-    play = tmp_path / "play.yml"
-    play.write_text(yaml.safe_dump([{"name": "Failures", "hosts": "localhost", "gather_facts": False, "tasks": tasks,
-                                     "vars": {"ansible_python_interpreter": sys.executable}}]))
-    try:
-        sim.clear_requests()
-        result = run("ansible-playbook", str(play), env=sim_env(sim))
-        log = sim.requests()
-    finally:
-        sim.reset()
+    result, log, kept = run_play(sim, tmp_path, tasks, keep=["start"])
     assert result.returncode == 0, result.stdout[-3000:]
-    start = json.loads((tmp_path / "start.json").read_text())
+    start = kept["start"]
     assert start["failed"] is True
     vms = {vm["name"]: vm for vm in start["vms"]}
     assert vms["fine01"]["failed"] is False and vms["fine01"]["power_state"] == "running"

@@ -1,14 +1,11 @@
 """wait_for_agent against the simulator: running is not enough, the guest agent must answer."""
 
-import json
 import os
 import sys
 
-import yaml
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run_play  # noqa: E402  pylint: disable=wrong-import-position
 
 WORLD = {
     "speed": 100,
@@ -26,19 +23,10 @@ def test_a_running_vm_whose_agent_is_away_is_waited_for_without_an_action(sim, t
         {"name": "Wait for its agent", "vergeos.power.vergeos_vm_power": {"names": ["app01", "noagent"], "state": "running",
                                                                           "wait_for_agent": True, "poll_interval": 0.2},
          "register": "up"},
-        {"name": "Keep", "ansible.builtin.copy": {"content": "{{ up | to_json }}", "dest": str(tmp_path / "up.json"), "mode": "0600"}},
     ]
-    play = tmp_path / "play.yml"
-    play.write_text(yaml.safe_dump([{"name": "Agent", "hosts": "localhost", "gather_facts": False, "tasks": tasks,
-                                     "vars": {"ansible_python_interpreter": sys.executable}}]))
-    try:
-        sim.clear_requests()
-        result = run("ansible-playbook", str(play), env=sim_env(sim))
-        log = sim.requests()
-    finally:
-        sim.reset()
+    result, log, kept = run_play(sim, tmp_path, tasks, keep=["up"])
     assert result.returncode == 0, result.stdout[-3000:]
-    up = {vm["name"]: vm for vm in json.loads((tmp_path / "up.json").read_text())["vms"]}
+    up = {vm["name"]: vm for vm in kept["up"]["vms"]}
     assert up["app01"]["actions"] == [] and up["app01"]["agent_version"]  # only waited: the reboot brings it back
     assert up["app01"]["elapsed"] >= 1.0  # the agent was away for the 3 s of the reboot (300 s at speed 100), minus the reboot task
     assert up["noagent"]["actions"] == ["poweron"] and up["noagent"]["power_state"] == "running"
