@@ -67,6 +67,11 @@ def parse_host(host):
     return 'https://' + parts.netloc
 
 
+def endpoint_url(base_url, path):
+    """Return the URL of an API path (``vms``, ``vms/5``) on the system whose base URL parse_host returned."""
+    return base_url + API_PREFIX + path.lstrip('/')
+
+
 def same_system(one, other):
     """Return whether two hosts (host, host:port or https URL) name the same VergeOS system.
 
@@ -93,12 +98,16 @@ def _verify_setting(validate_certs, ca_path):
     return True
 
 
-def _timeout_setting(api_timeout):
+def timeout_seconds(api_timeout):
+    """Return ``api_timeout`` (a number or numeric string; None: the default) as float seconds; VergeOSError unless above 0.
+
+    The one rule for every caller: the modules' option, the inventory's option and each of its ``sites``.
+    """
     try:
-        value = float(DEFAULT_TIMEOUT if api_timeout is None else api_timeout)
+        value = float(DEFAULT_TIMEOUT if api_timeout is None else api_timeout) if not isinstance(api_timeout, bool) else 0.0
     except (TypeError, ValueError):
         value = 0.0
-    if value <= 0:
+    if not 0 < value < float('inf'):
         raise VergeOSError('api_timeout must be a number of seconds greater than 0, not %r' % (api_timeout,))
     return value
 
@@ -119,7 +128,7 @@ class VergeOSClient:
         self._secrets = []
         self.auth_method, authorization = self._authorization(username, password, api_key)
         self.verify = _verify_setting(validate_certs, ca_path)
-        self.timeout = _timeout_setting(api_timeout)
+        self.timeout = timeout_seconds(api_timeout)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rand = rand
@@ -251,7 +260,7 @@ class VergeOSClient:
         ``attempted`` says in words what this is for; it prefixes every error.
         """
         method = method.upper()
-        url = self.url + API_PREFIX + path.lstrip('/')
+        url = endpoint_url(self.url, path)
         retry, slept = 0, 0.0
         while True:
             result, failure, retry_after = self._attempt(method, url, params, body, attempted)

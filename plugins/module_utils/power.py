@@ -35,7 +35,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.power_state import p
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
 from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
-from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vm_reader
+from ansible_collections.vergeos.power.plugins.module_utils.vms import is_single, select_vms, vm_reader
 from ansible_collections.vergeos.power.plugins.module_utils.waiter import MOVED_AWAY, REACHED, TIMEOUT, WaitTarget, wait_for
 
 ON_TIMEOUT = ('fail', 'report', 'force')
@@ -242,8 +242,7 @@ def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', 
     plan_power('stopped', False, state)  # validates the wanted state before any request
     ops = ops or ClientOps(client)
     selection = dict(selection or {})
-    single = (selection.get('vm_id') is not None or selection.get('name') is not None) and not selection.get('ids') \
-        and not selection.get('names') and not selection.get('filters')
+    single = is_single(selection)
     rows = ops.select(max_targets=max_targets, **selection)
     timeouts = per_vm_timeouts(rows, wait_timeouts)
     tracks = [_Track(row=row, previous=power_state_of(row.get('status')), timeout=timeouts.get(row['$key'])) for row in rows]

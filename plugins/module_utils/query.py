@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 from urllib.parse import quote_plus, urlencode
 
+from ansible_collections.vergeos.power.plugins.module_utils.client import endpoint_url
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError, shorten
 
 OPERATORS = ('eq', 'ne', 'gt', 'ge', 'lt', 'le', 'bw', 'ew', 'cs', 'ct', 'rx')
 DEFAULT_PAGE_SIZE = 500
 # Well under the 8 KiB request line most servers and proxies accept.
 MAX_URL_LENGTH = 4000
-API_PREFIX = '/api/v4/'
 
 
 def escape(text):
@@ -124,7 +124,7 @@ def unique(values):
 def url_length(base_url, table, params):
     """Return the length of the URL requests builds for these parameters (quote_plus encoding)."""
     query = urlencode(params)
-    return len(base_url) + len(API_PREFIX) + len(table) + (1 + len(query) if query else 0)
+    return len(endpoint_url(base_url, table)) + (1 + len(query) if query else 0)
 
 
 def chunk_filters(field, values, base=None, fixed_length=0, max_url_length=MAX_URL_LENGTH):

@@ -15,8 +15,8 @@ import time
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, list_rows, read_by_keys
-from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result
-from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms
+from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
+from ansible_collections.vergeos.power.plugins.module_utils.vms import is_single, select_vms
 
 SNAPSHOT_FIELDS = ('$key', 'name', 'description', 'created', 'expires', 'quiesced', 'created_manually', 'machine')
 CREATE, DELETE, NOTHING = 'create', 'delete', 'nothing'
@@ -188,8 +188,7 @@ def run_snapshots(client, state, name, *, selection=None, expires_in=0, quiesce=
     expires = expiry_time(expires_in, clock()) if state == 'present' else 0
     plan_snapshot([], name, state)  # validates state before any request
     selection = dict(selection or {})
-    single = (selection.get('vm_id') is not None or selection.get('name') is not None) and not selection.get('ids') \
-        and not selection.get('names') and not selection.get('filters')
+    single = is_single(selection)
     vms = select_vms(client, max_targets=max_targets, **selection)
     before = snapshots_by_vm(client, vms)
     job = {'state': state, 'name': name, 'check_mode': check_mode,
@@ -250,7 +249,4 @@ def _result(vms, entries, before, job, single):
         'diff': {'before': {'snapshots': {str(vm.get('name')): _names(before[vm['$key']]) for vm in vms}},
                  'after': {'snapshots': after}},
     }
-    if single and len(entries) == 1:
-        for key, value in entries[0].items():
-            result.setdefault(key, value)
-    return result
+    return with_top_level(result, entries, single)

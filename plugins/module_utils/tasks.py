@@ -21,15 +21,15 @@ from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
 )
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.plan import WANTED_STATES
 from ansible_collections.vergeos.power.plugins.module_utils.power import (
     DEFAULT_MAX_CONCURRENT_ACTIONS, DEFAULT_MAX_TARGETS, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, ON_TIMEOUT, power_vms,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result, with_top_level
 from ansible_collections.vergeos.power.plugins.module_utils.snapshots import run_snapshots
-from ansible_collections.vergeos.power.plugins.module_utils.vms import select_vms, vms_by_filters
+from ansible_collections.vergeos.power.plugins.module_utils.vms import has_selection, is_single, select_vms, vms_by_filters
 
 MUTUALLY_EXCLUSIVE = SELECTION_MUTUALLY_EXCLUSIVE
-POWER_STATES_WANTED = ('running', 'stopped', 'restarted')
 
 
 def info_argument_spec():
@@ -48,7 +48,7 @@ def power_argument_spec():
     spec = connection_argument_spec()
     spec.update(selection_argument_spec())
     spec.update(
-        state={'type': 'str', 'required': True, 'choices': list(POWER_STATES_WANTED)},
+        state={'type': 'str', 'required': True, 'choices': list(WANTED_STATES)},
         force={'type': 'bool', 'default': False},
         on_timeout={'type': 'str', 'default': 'fail', 'choices': list(ON_TIMEOUT)},
         wait={'type': 'bool', 'default': True},
@@ -79,18 +79,6 @@ def snapshot_argument_spec():
     return spec
 
 
-def is_single(params):
-    """Return whether the parameters name exactly one VM (its keys are then also returned at the top level)."""
-    return (params.get('name') is not None or params.get('id') is not None) and not params.get('names') and not params.get('ids') \
-        and not params.get('filters')
-
-
-def has_selection(params):
-    """Return whether the parameters select VMs at all (name, id, names, ids or filters)."""
-    return params.get('name') is not None or params.get('id') is not None or bool(params.get('names')) or bool(params.get('ids')) \
-        or any(value not in (None, []) for value in (params.get('filters') or {}).values())
-
-
 def failure(exc, **extra):
     """Return the result of a task that failed before any VM was touched."""
     result = {'failed': True, 'changed': False, 'msg': str(exc), 'vms': []}
@@ -102,7 +90,7 @@ def failure(exc, **extra):
 def read_vm_results(client, params):
     """Return the list of VM result dicts vergeos_vm_info's parameters ask for (no selection: every VM)."""
     selection = selection_from_params(params)
-    rows = select_vms(client, **selection) if has_selection(params) else vms_by_filters(client, {})
+    rows = select_vms(client, **selection) if has_selection(selection) else vms_by_filters(client, {})
     want_tags, want_addresses = params.get('include_tags'), params.get('include_addresses')
     tags = read_vm_tags(client, [row['$key'] for row in rows]) if want_tags and rows else {}
     addresses = read_vm_addresses(client, [row.get('machine') for row in rows]) if want_addresses and rows else {}
@@ -142,7 +130,7 @@ def run_info(params, check_mode=False, diff=False):  # pylint: disable=unused-ar
     """
     def act(client):
         vms = read_vm_results(client, params)
-        return with_top_level({'failed': False, 'changed': False, 'vms': vms}, vms, is_single(params))
+        return with_top_level({'failed': False, 'changed': False, 'vms': vms}, vms, is_single(selection_from_params(params)))
     return _guarded(params, act, diff)
 
 

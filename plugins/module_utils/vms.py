@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import POWER_STATES, power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.query import (
-    DEFAULT_PAGE_SIZE, MAX_URL_LENGTH, all_of, condition, list_rows, read_by_keys, rows_of, unique,
+    DEFAULT_PAGE_SIZE, MAX_URL_LENGTH, all_of, condition, list_rows, read_by_keys, unique,
 )
 
 VM_FIELDS = (
@@ -34,8 +35,6 @@ VM_FIELDS = (
 NOT_SNAPSHOT = condition('is_snapshot', 'eq', False)
 IS_SNAPSHOT = condition('is_snapshot', 'eq', True)
 FILTER_KEYS = ('name_regex', 'tags', 'power_state', 'node', 'cluster')
-DEFAULT_MAX_TARGETS = 50
-TAG_MEMBER_PREFIX = 'vms/'
 
 
 # ---------------------------------------------------------------- input checks
@@ -198,19 +197,8 @@ def vms_by_names(client, names, max_url_length=MAX_URL_LENGTH):
 
 def tagged_vm_ids(client, tags):
     """Return the ids of the VMs that carry every one of these tag names: ONE tag_members request."""
-    wanted = set(tags)
-    rows = rows_of(client.get('tag_members', {
-        'filter': condition('member', 'bw', TAG_MEMBER_PREFIX),
-        'fields': 'member,tag#name as tag_name',
-    }, attempted='reading VM tags'), 'reading VM tags')
-    carried = {}
-    for row in rows:
-        member = row.get('member')
-        if isinstance(member, str) and member.startswith(TAG_MEMBER_PREFIX) and row.get('tag_name') in wanted:
-            suffix = member[len(TAG_MEMBER_PREFIX):]
-            if suffix.isdigit():
-                carried.setdefault(int(suffix), set()).add(row['tag_name'])
-    return ids_carrying_tags(carried, wanted)
+    carried = {key: [tag['name'] for tag in found] for key, found in read_vm_tags(client).items()}
+    return ids_carrying_tags(carried, tags)
 
 
 def ids_carrying_tags(tag_names_by_vm, tags):
@@ -228,27 +216,47 @@ def matches_client_filters(row, filters):
     return not ('cluster' in filters and row.get('cluster_name') not in filters['cluster'])
 
 
+def _server_filter(name_regex=None):
+    """Return the filter every listing of VMs sends: no snapshot rows, and the name regex (``rx``) when given."""
+    return NOT_SNAPSHOT if not name_regex else all_of(NOT_SNAPSHOT, condition('name', 'rx', name_regex))
+
+
+def _refuse_snapshot_rows(rows):
+    """Raise VergeOSError when a listing that excludes snapshots answered some: its filter was not applied."""
+    if any(row.get('is_snapshot') for row in rows):
+        raise VergeOSError('VergeOS answered snapshot rows to a listing that excludes them: the filter was not applied, for example '
+                           'by a proxy that drops query strings; nothing was done', None, 'listing VMs')
+
+
+def list_vms(client, *, name_regex=None, extra_fields=(), page_size=DEFAULT_PAGE_SIZE):
+    """Return every VM row (never a snapshot), with ``name_regex`` matched on the server: one request per page.
+
+    The one listing of VMs, for the modules' filters and the inventory alike. ``extra_fields``
+    are added to VM_FIELDS (the inventory's guest agent view). Raises VergeOSError when the
+    answer holds snapshot rows: the filter was dropped on the way, and nothing else it says can
+    be trusted either.
+    """
+    rows = list_rows(client, 'vms', VM_FIELDS + tuple(extra_fields), filter_text=_server_filter(name_regex), page_size=page_size,
+                     attempted='listing VMs')
+    _refuse_snapshot_rows(rows)
+    return rows
+
+
 def vms_by_filters(client, filters, page_size=DEFAULT_PAGE_SIZE, max_url_length=MAX_URL_LENGTH):
     """Return the VM rows matching the filters, sorted by name then id.
 
     ``name_regex`` is matched on the server (``rx``); ``tags`` costs one tag_members
     request and then one read per chunk of the tagged ids; otherwise one request per
-    page of VMs. ``power_state``, ``node`` and ``cluster`` are matched here.
+    page of VMs (``list_vms``). ``power_state``, ``node`` and ``cluster`` are matched here.
     """
     filters = normalise_filters(filters)
-    server_filter = NOT_SNAPSHOT
-    if 'name_regex' in filters:
-        server_filter = all_of(server_filter, condition('name', 'rx', filters['name_regex']))
     if 'tags' in filters:
         ids = tagged_vm_ids(client, filters['tags'])
-        rows = read_by_keys(client, 'vms', VM_FIELDS, ids, base_filter=server_filter, attempted='reading the tagged VMs',
-                            max_url_length=max_url_length)
+        rows = read_by_keys(client, 'vms', VM_FIELDS, ids, base_filter=_server_filter(filters.get('name_regex')),
+                            attempted='reading the tagged VMs', max_url_length=max_url_length)
+        _refuse_snapshot_rows(rows)
     else:
-        rows = list_rows(client, 'vms', VM_FIELDS, filter_text=server_filter, page_size=page_size, attempted='listing VMs')
-    if any(row.get('is_snapshot') for row in rows):
-        # 'is_snapshot eq false' is in every listing's filter: a snapshot row means it was ignored.
-        raise VergeOSError('VergeOS answered snapshot rows to a listing that excludes them: the filter was not applied, for example '
-                           'by a proxy that drops query strings; nothing was done', None, 'listing VMs')
+        rows = list_vms(client, name_regex=filters.get('name_regex'), page_size=page_size)
     return _sorted(row for row in rows if matches_client_filters(row, filters))
 
 
@@ -267,6 +275,26 @@ def check_blast_radius(rows, by_filter, allow_empty=False, max_targets=None):
                            % (len(rows), max_targets, names))
 
 
+def names_vms(selection):
+    """Return whether a selection (``select_vms``'s keywords) names VMs by ``vm_id``, ``name``, ``ids`` or ``names``."""
+    return selection.get('vm_id') is not None or selection.get('name') is not None or bool(selection.get('ids')) \
+        or bool(selection.get('names'))
+
+
+def has_selection(selection):
+    """Return whether a selection selects VMs at all: by id, name, ids, names or (non-empty) filters."""
+    return names_vms(selection) or bool(selection.get('filters'))
+
+
+def is_single(selection):
+    """Return whether a selection (``select_vms``'s keywords) names exactly one VM, by ``vm_id`` or ``name`` alone.
+
+    Only then does a module also put that VM's keys at the top level of its result.
+    """
+    return (selection.get('vm_id') is not None or selection.get('name') is not None) and not selection.get('ids') \
+        and not selection.get('names') and not selection.get('filters')
+
+
 def select_vms(client, *, vm_id=None, name=None, ids=None, names=None, filters=None, allow_empty=False, max_targets=None,
                page_size=DEFAULT_PAGE_SIZE, max_url_length=MAX_URL_LENGTH):
     """Return the selected VM rows, the same way for every module and the role.
@@ -276,7 +304,7 @@ def select_vms(client, *, vm_id=None, name=None, ids=None, names=None, filters=N
     mixed with the others. ``allow_empty`` and ``max_targets`` apply to filters only
     (``max_targets`` None: no limit, as for reading). Many VMs come sorted by name, then id.
     """
-    explicit = vm_id is not None or name is not None or bool(ids) or bool(names)
+    explicit = names_vms({'vm_id': vm_id, 'name': name, 'ids': ids, 'names': names})
     if filters and explicit:
         raise VergeOSError('select VMs either by filters or by id, name, ids and names, not both')
     if filters:

@@ -33,8 +33,9 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.vergeos.power.plugins.module_utils.client import HAS_REQUESTS, parse_host, same_system
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, failure, has_selection
-from ansible_collections.vergeos.power.plugins.module_utils.vms import vm_key
+from ansible_collections.vergeos.power.plugins.module_utils.argspec import selection_from_params
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import MUTUALLY_EXCLUSIVE, failure
+from ansible_collections.vergeos.power.plugins.module_utils.vms import has_selection, vm_key
 
 HOST_ID_VAR = 'vergeos_id'
 HOST_URL_VAR = 'vergeos_url'
@@ -48,7 +49,7 @@ def host_vm_id(params, host_vars, inventory_hostname):
     host's VM lives on another VergeOS system than the one the task connects to (two
     systems can both have a VM 42: acting on the wrong one is never an option).
     """
-    if has_selection(params):
+    if has_selection(selection_from_params(params)):
         return None
     if host_vars.get(HOST_ID_VAR) is None:
         return None

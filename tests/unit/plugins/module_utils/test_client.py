@@ -143,7 +143,7 @@ def test_missing_ca_path_is_a_clear_error(fake_session, tmp_path):
     assert 'ca_path' in str(caught.value) and 'does not exist' in str(caught.value)
 
 
-@pytest.mark.parametrize('timeout', [0, -1, 'soon'])
+@pytest.mark.parametrize('timeout', [0, -1, 'soon', True, 'nan', float('inf')])
 def test_bad_api_timeout_is_refused(fake_session, timeout):
     with pytest.raises(VergeOSError, match='api_timeout'):
         make_client(fake_session([]), api_timeout=timeout)

@@ -154,3 +154,11 @@ def test_a_failing_vm_fails_the_result_and_the_others_are_still_done():
     # sorted by name: db01's POST (the first) fails, web01's still goes out
     assert [(vm['name'], vm['failed']) for vm in result['vms']] == [('db01', True), ('web01', False)]
     assert client.methods().count('POST') == 2
+
+
+def test_one_named_vm_is_at_the_top_level_without_the_keys_ansible_reserves():
+    """async_status reads a top-level 'started' as "the job started": the VM's start time stays in vms[0] only."""
+    client = SnapshotClient(vms=(dict(VM, started=1700000000),))
+    result = run_snapshots(client, 'present', 'before-kill', selection={'vm_id': 7}, clock=lambda: 1000)
+    assert result['id'] == 7 and result['snapshot']['name'] == 'before-kill'
+    assert 'started' not in result and result['vms'][0]['started'] == 1700000000

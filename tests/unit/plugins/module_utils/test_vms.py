@@ -11,7 +11,8 @@ import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.vms import (
-    VM_FIELDS, check_blast_radius, normalise_filters, read_vms, select_vms, tagged_vm_ids, vm_by_id, vm_by_name, vm_key, vm_reader,
+    VM_FIELDS, check_blast_radius, has_selection, is_single, list_vms, normalise_filters, read_vms, select_vms, tagged_vm_ids, vm_by_id,
+    vm_by_name, vm_key, vm_reader,
 )
 
 
@@ -177,6 +178,21 @@ def test_tags_means_all_of_them_with_one_tag_request(client):
     assert [row['$key'] for row in rows] == [9, 1]
 
 
+@pytest.mark.parametrize('filters', [{}, {'tags': ['web']}])
+def test_a_listing_with_snapshot_rows_is_refused_the_filter_was_dropped(fake_client, filters):
+    """Every listing sends is_snapshot eq false: a snapshot row in the answer means the filter never reached VergeOS."""
+    def dropped(path, params):
+        return TAG_MEMBERS if path == 'tag_members' else VMS + [dict(vm(20, 'web01-nightly'), is_snapshot=True)]
+    with pytest.raises(VergeOSError, match='the filter was not applied'):
+        select_vms(fake_client(dropped), filters=dict(filters, power_state=['running']))
+
+
+def test_list_vms_sends_the_snapshot_filter_and_the_regex(client):
+    rows = list_vms(client, name_regex='^db$')
+    assert [row['$key'] for row in rows] == [3, 7]
+    assert client.gets[0][1]['filter'] == "is_snapshot eq false and name rx '^db$'"
+
+
 def test_tags_that_no_vm_carries_read_no_vms(client):
     assert select_vms(client, filters={'tags': ['nowhere']}, allow_empty=True) == []
     assert [path for path, _params, _attempted in client.gets] == ['tag_members']
@@ -257,3 +273,18 @@ def test_single_selectors_go_through_the_one_request_lookups(client):
     assert [row['$key'] for row in select_vms(client, name='web02')] == [2]
     assert len(client.gets) == 2
     assert [row['$key'] for row in select_vms(client, vm_id=9, name='web02')] == [9, 2]
+
+
+@pytest.mark.parametrize('selection, selects, single', [
+    ({'vm_id': 5}, True, True),
+    ({'name': 'web01'}, True, True),
+    ({'vm_id': 5, 'ids': [6]}, True, False),
+    ({'names': ['a']}, True, False),
+    ({'filters': {'power_state': ['running']}}, True, False),
+    ({'name': 'web01', 'filters': {'node': ['n']}}, True, False),
+    ({'ids': [], 'names': [], 'filters': None}, False, False),
+    ({}, False, False),
+])
+def test_what_a_selection_names(selection, selects, single):
+    assert has_selection(selection) is selects
+    assert is_single(selection) is single
