@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.vergeos.power.plugins.module_utils.actions import mark_stopped, read_status_row, send_action
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.plan import ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, plan_power, transition_table
+from ansible_collections.vergeos.power.plugins.module_utils.plan import ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, plan_power
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
 from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
@@ -51,15 +51,6 @@ MARK_STOPPED_ACTION = 'mark_stopped'
 
 # What each wanted state leaves a VM as, for the diff of check mode.
 _TARGET_POWER_STATE = {'running': 'running', 'restarted': 'running', 'stopped': 'stopped'}
-
-
-def transition_notes():
-    """Return the lines of the module documentation's status table, generated from plan.transition_table()."""
-    lines = []
-    for status, row in transition_table().items():
-        decisions = '; '.join('%s: %s' % (column, row[column]) for column in row if column not in ('power_state', 'meaning'))
-        lines.append('C(%s) (power_state C(%s)), %s. %s.' % (status, row['power_state'], row['meaning'], decisions))
-    return lines
 
 
 class ClientOps:

@@ -135,69 +135,28 @@ notes:
     a graceful guest reboot leaves the status at C(running) throughout, so the module cannot prove the guest did reboot.
   - With O(wait_timeout) per VM and O(max_concurrent_actions) per wave, a task over many VMs can take up to
     (number of VMs / O(max_concurrent_actions)) times O(wait_timeout).
-  - 'What each of the 21 raw VergeOS statuses means and what each wanted state does with it (columns: wanted state, with or without
-    O(force); "when on" and "when off" follow the C(running) flag). This table is generated from the collection''s plan rules:'
-  - 'C(running) (power_state C(running)), powered on, the guest is executing. running: when on: nothing to do; when off: poweron; running, force: when
-    on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on: kill; when off: nothing to do;
-    restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
-  - 'C(needsrestart) (power_state C(running)), powered on; a configuration change waits for a restart. running: when on: nothing to do; when off:
-    poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on:
-    kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
-  - 'C(needsrefresh) (power_state C(running)), powered on; VergeOS wants to refresh its view of the machine. running: when on: nothing to do; when
-    off: poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when
-    on: kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
-  - 'C(driversreloading) (power_state C(running)), powered on; VergeOS is reloading its virtual drivers. running: when on: nothing to do; when off:
-    poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on:
-    kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
-  - 'C(unresponsive) (power_state C(running)), powered on, but the guest stopped answering (ACPI may be ignored). running: when on: nothing to do;
-    when off: poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force:
-    when on: kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off:
-    poweron.'
-  - 'C(stopped) (power_state C(stopped)), powered off. running: when on: nothing to do; when off: poweron; running, force: when on: nothing to do;
-    when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on: kill; when off: nothing to do; restarted: when
-    on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
-  - 'C(initializing) (power_state C(starting)), being prepared to start. running: wait until running; running, force: wait until running; stopped:
-    wait until it settles, then decide again; stopped, force: kill; restarted: wait until running; restarted, force: wait until running.'
-  - 'C(starting) (power_state C(starting)), booting. running: wait until running; running, force: wait until running; stopped: wait until it settles,
-    then decide again; stopped, force: kill; restarted: wait until running; restarted, force: wait until running.'
-  - 'C(waitingforresources) (power_state C(starting)), waiting for a node with enough resources to start on. running: wait until running; running,
-    force: wait until running; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until running; restarted,
-    force: wait until running.'
-  - 'C(stopping) (power_state C(stopping)), shutting down (a guest ignoring ACPI can stay here until killed). running: wait until it settles, then
-    decide again; running, force: kill, then decide again; stopped: wait until stopped; stopped, force: kill; restarted: wait until it settles, then
-    decide again; restarted, force: kill, then decide again.'
-  - 'C(initmigrate) (power_state C(migrating)), a live migration is being prepared; the guest keeps running. running: nothing to do; running, force:
-    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
-    restarted, force: kill, then decide again.'
-  - 'C(startmigrate) (power_state C(migrating)), a live migration is starting; the guest keeps running. running: nothing to do; running, force:
-    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
-    restarted, force: kill, then decide again.'
-  - 'C(migrating) (power_state C(migrating)), being live-migrated to another node; the guest keeps running. running: nothing to do; running, force:
-    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
-    restarted, force: kill, then decide again.'
-  - 'C(migratecomplete) (power_state C(migrating)), a live migration is finishing; the guest keeps running. running: nothing to do; running, force:
-    nothing to do; stopped: wait until it settles, then decide again; stopped, force: kill; restarted: wait until it settles, then decide again;
-    restarted, force: kill, then decide again.'
-  - 'C(hibernating) (power_state C(hibernated)), saving its memory before powering off (a stop in progress). running: wait until it settles, then
-    decide again; running, force: kill, then decide again; stopped: wait until stopped; stopped, force: kill; restarted: wait until it settles, then
-    decide again; restarted, force: kill, then decide again.'
-  - 'C(hibernated) (power_state C(hibernated)), powered off with its memory saved; counts as not running. running: when on: nothing to do; when off:
-    poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped, force: when on:
-    kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when off: poweron.'
-  - 'C(maintenance) (power_state C(maintenance)), in maintenance; power actions wait for an operator. running: fail; running, force: fail; stopped:
-    when on: fail; when off: nothing to do; stopped, force: when on: fail; when off: nothing to do; restarted: fail; restarted, force: fail.'
-  - 'C(leavingmaintenance) (power_state C(maintenance)), leaving maintenance; VergeOS settles it shortly. running: wait until it settles, then decide
-    again; running, force: wait until it settles, then decide again; stopped: wait until it settles, then decide again; stopped, force: wait until it
-    settles, then decide again; restarted: wait until it settles, then decide again; restarted, force: wait until it settles, then decide again.'
-  - 'C(importing) (power_state C(maintenance)), being imported; VergeOS settles it when the import ends. running: wait until it settles, then decide
-    again; running, force: wait until it settles, then decide again; stopped: wait until it settles, then decide again; stopped, force: wait until it
-    settles, then decide again; restarted: wait until it settles, then decide again; restarted, force: wait until it settles, then decide again.'
-  - 'C(unlicensed) (power_state C(maintenance)), not licensed to run; power on is refused until licensed. running: fail; running, force: fail;
-    stopped: when on: fail; when off: nothing to do; stopped, force: when on: fail; when off: nothing to do; restarted: fail; restarted, force: fail.'
-  - 'C(error) (power_state C(error)), VergeOS reports an error (see status_info); the running flag says whether it is on. running: when on: nothing to
-    do; when off: poweron; running, force: when on: nothing to do; when off: poweron; stopped: when on: poweroff; when off: nothing to do; stopped,
-    force: when on: kill; when off: nothing to do; restarted: when on: reset (graceful); when off: poweron; restarted, force: when on: reset; when
-    off: poweron.'
+  - 'What each O(state) does depends on the phase of the VM, which its raw status (one of VergeOS''s 21) and its running flag give; the eight
+    phases follow, generated from the collection''s plan rules. Where O(force=true) is not named it changes nothing; "when on" and "when off"
+    follow the running flag; "then decide again" means the VM is read again and the decision is made again.'
+  - 'Phase on (powered on): C(running), C(needsrestart), C(needsrefresh), C(driversreloading), C(unresponsive), C(stopped), C(hibernated) and C(error)
+    when the running flag is true. O(state=running): nothing to do. O(state=stopped): poweroff; with O(force=true): kill. O(state=restarted): reset
+    (graceful); with O(force=true): reset (hard).'
+  - 'Phase off (powered off): the statuses of phase on when the running flag is false. O(state=running): poweron. O(state=stopped): nothing to do.
+    O(state=restarted): poweron.'
+  - 'Phase starting (on its way up): C(initializing), C(starting) and C(waitingforresources). O(state=running): wait until running. O(state=stopped):
+    wait until it settles, then decide again; with O(force=true): kill. O(state=restarted): wait until running.'
+  - 'Phase stopping (on its way down): C(stopping) and C(hibernating). O(state=running): wait until it settles, then decide again; with O(force=true):
+    kill, then decide again. O(state=stopped): wait until stopped; with O(force=true): kill. O(state=restarted): wait until it settles, then decide
+    again; with O(force=true): kill, then decide again.'
+  - 'Phase migrating (being live-migrated, the guest keeps running): C(initmigrate), C(startmigrate), C(migrating) and C(migratecomplete).
+    O(state=running): nothing to do. O(state=stopped): wait until it settles, then decide again; with O(force=true): kill. O(state=restarted): wait
+    until it settles, then decide again; with O(force=true): kill, then decide again.'
+  - 'Phase settling (VergeOS is busy with the VM and settles it by itself): C(leavingmaintenance) and C(importing). Any O(state), with or without
+    O(force): wait until it settles, then decide again.'
+  - 'Phase blocked (VergeOS leaves the power state alone until an operator acts): C(maintenance) and C(unlicensed). O(state=running): fail.
+    O(state=stopped): fail when on, nothing to do when off. O(state=restarted): fail.'
+  - 'Phase unknown (its state cannot be told): any other status, or no status row. Any O(state), with or without O(force): fail.'
+  - The full table of the 21 raw statuses and a diagram of the phases are in C(docs/power-states.md) in the collection.
 """
 
 EXAMPLES = r"""
@@ -318,7 +277,7 @@ vms:
       sample: 142
     power_state:
       description:
-        - The normalised power state after the task (see the status table in the notes).
+        - The normalised power state after the task (docs/power-states.md in the collection maps every raw status to it).
         - With O(wait=false), as last read (before the action was sent); in check mode, as read.
       type: str
       sample: stopped

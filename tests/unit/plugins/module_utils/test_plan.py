@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.plan import (
-    ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, moved_away, plan_power, reached, transition_table,
+    ACT, NOOP, PHASES, REFUSE, WAIT, WAIT_THEN_ACT, describe_plan, moved_away, phase_notes, phase_of, plan_power, power_states_diagram,
+    reached, transition_table,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import RAW_STATUSES
 
@@ -173,7 +174,30 @@ def test_transition_table_documents_every_status_and_matches_the_plans():
         assert row['meaning']
     assert table['stopping']['stopped, force'] == 'kill'
     assert table['stopping']['stopped'] == 'wait until stopped'
-    assert table['running']['restarted'] == 'when on: reset (graceful); when off: poweron'
+    assert table['running']['restarted'] == 'reset (graceful) when on, poweron when off'
+    assert table['running']['restarted, force'] == 'reset (hard) when on, poweron when off'
     assert table['starting']['stopped'] == 'wait until it settles, then decide again'
     assert table['maintenance']['running'] == 'fail'
     assert table['hibernating']['power_state'] == 'hibernated'
+
+
+def test_phase_notes_say_for_every_status_and_flag_what_plan_power_does():
+    notes = dict(zip(PHASES, phase_notes(), strict=True))
+    assert 'when the running flag is true' in notes['on'] and 'phase on when the running flag is false' in notes['off']
+    for status in RAW_STATUSES:
+        for running in (True, False):
+            note = notes[phase_of(status, running)]
+            for wanted in ('running', 'stopped', 'restarted'):
+                for force in (False, True):
+                    assert describe_plan(plan_power(status, running, wanted, force)) in note, (status, running, wanted, force)
+    assert notes['blocked'].count('O(state=stopped): fail when on, nothing to do when off.') == 1
+    assert notes['unknown'].endswith('Any O(state), with or without O(force): fail.')
+
+
+def test_the_diagram_has_an_arrow_or_a_note_for_every_action():
+    diagram = '\n'.join(power_states_diagram())
+    assert '    off --> on : poweron' in diagram
+    assert '    on --> off : poweroff or kill with force' in diagram
+    assert '    stopping --> off : wait or kill with force' in diagram
+    assert 'state=restarted: reset (graceful) or reset (hard) with force' in diagram
+    assert ' on --> on ' not in diagram
