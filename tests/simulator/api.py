@@ -3,7 +3,8 @@
 Every request is answered under the world lock, so state changes and reads
 never interleave; a read's rows are copied under it and encoded after it is
 released (cache.py), so many clients reading large lists do not queue behind
-one another's JSON encoding.
+one another's JSON encoding. An admission check (the rate limit, given by
+app.py) sees every request whose principal is known, before it is carried out.
 """
 
 import base64
@@ -64,16 +65,34 @@ def authenticate(world, headers):
     raise ApiError(401, "Authentication required")
 
 
+class Refused(Exception):
+    """An admission check refused the request: it is answered with `response` and not carried out."""
+
+    def __init__(self, response, principal):
+        super().__init__(response.status)
+        self.response = response
+        self.principal = principal
+
+
+def admit(check, principal):
+    """Ask the admission check about an authenticated request; raise Refused when it says no."""
+    answer = check(principal) if check is not None else None
+    if answer is not None:
+        raise Refused(answer, principal)
+
+
 # ---------------------------------------------------------------- session tokens
 
 
-def login(world, request):
-    """Return (principal, response) for POST /api/sys/tokens."""
+def login(world, request, check=None):
+    """Return (principal, response) for POST /api/sys/tokens; the admission check sees the user before a token exists."""
     body = request.json()
-    name = str(body.get("login", ""))
-    token = world.login(name, str(body.get("password", "")))
-    if token is None:
+    name, password = str(body.get("login", "")), str(body.get("password", ""))
+    principal = world.user_principal(name, password)
+    if principal is None:
         raise ApiError(401, "Invalid username or password")
+    admit(check, principal)
+    token = world.login(name, password)
     return world.token_principal(token), Response(201, receipt("sys", "tokens", token, len(world.tokens)))
 
 
@@ -164,13 +183,14 @@ def _table_route(world, principal, request, parts, now):
     return _write(world, table, key_text, request, now)
 
 
-def _route(world, request, now):
-    """Return (response, principal) for an /api request; raises ApiError."""
+def _route(world, request, now, check):
+    """Return (response, principal) for an /api request; raises ApiError or Refused."""
     parts = [part for part in request.path.split("/") if part]
     if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 3 and request.method == "POST":
-        principal, response = login(world, request)
+        principal, response = login(world, request, check)
         return response, principal
     principal = authenticate(world, request.headers)
+    admit(check, principal)
     if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 4 and request.method == "DELETE":
         return logout(world, principal, parts[3]), principal
     if parts[:2] != ["api", "v4"] or len(parts) < 3:
@@ -178,20 +198,25 @@ def _route(world, request, now):
     return _table_route(world, principal, request, parts[2:], now), principal
 
 
-def handle(world, request, now=None, record=None):
+def handle(world, request, now=None, record=None, check=None):
     """Answer an /api request; return (response, principal or None).
 
     The request is handled at `now` (default: the time the lock was taken),
     never earlier than a request handled before it. record(response,
     principal, when), when given, is called under the lock, so the request
-    log lists requests in the order they took effect.
+    log lists requests in the order they took effect. check(principal), when
+    given, is asked once the request's user is known (credentials valid) and
+    before anything is carried out: None lets it through, a Response is the
+    answer instead.
     """
     principal = None
     with world.lock:
         now = world.tick(time.time() if now is None else now)
         world.advance(now)
         try:
-            response, principal = _route(world, request, now)
+            response, principal = _route(world, request, now, check)
+        except Refused as refusal:
+            response, principal = refusal.response, refusal.principal
         except query.QueryError:
             response = error_response(ApiError(422, query.INVALID))
         except ApiError as error:

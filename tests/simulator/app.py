@@ -1,9 +1,11 @@
-"""The simulator application: one dispatch point, the current world and the request log.
+"""The simulator application: one dispatch point, the current world, the rate limit and the request log.
 
 The HTTP layer turns every request into a Request and hands it to
 Simulator.handle; nothing else routes. Installed faults (faults.py) are
 consulted there, before the API: a fault decides whether the API sees the
-request at all, and what the client gets back.
+request at all, and what the client gets back. The rate limit (ratelimit.py)
+is the API's own first step: it needs the request's user, so it is consulted
+inside api.handle, after authentication and before anything is carried out.
 """
 
 import collections
@@ -14,7 +16,9 @@ import time
 
 import api
 import control
+import scenario as scenarios
 from faults import FaultSet
+from ratelimit import RateLimit
 from world import World
 
 LOG_LIMIT = 100_000
@@ -71,22 +75,32 @@ class RequestLog:
         return count
 
 
-class Simulator:
-    """The current world, the world to return to on reset, and the request log."""
+def rate_limit_log(setting, decision=None):
+    """Return the request log's `fault` of a request the rate limit refused (decision: the faults that fired too)."""
+    entry = decision.log(None) if decision is not None else {"ids": [], "kind": "rate_limit", "delay": 0}
+    return dict(entry, applied=False, api_status=None, rate_limit=setting["mode"])
 
-    def __init__(self, start_definition, default_speed):
+
+class Simulator:
+    """The current world, the world to return to on reset, the rate limit and the request log."""
+
+    def __init__(self, start_definition, default_speed, rate_limit=None):
         self.start_definition = start_definition
         self.default_speed = default_speed
+        self.start_rate_limit = rate_limit  # the command line's; a scenario's own `rate_limit` wins
         self.log = RequestLog()
         self.faults = FaultSet()
-        self.world = World(start_definition, default_speed, time.time())
+        self.rate_limit = RateLimit()
+        self.world = None
+        self.load(start_definition)
 
     def load(self, definition):
-        """Replace the whole world by one built from a validated scenario."""
+        """Replace the whole world by one built from a validated scenario; its rate limit starts with full buckets."""
+        self.rate_limit.configure(scenarios.rate_limit_of(definition, self.start_rate_limit))
         self.world = World(definition, self.default_speed, time.time())
 
     def reset(self):
-        """Back to the start-up world, without faults."""
+        """Back to the start-up world and rate limit (buckets full), without faults."""
         self.faults.clear()
         self.load(self.start_definition)
 
@@ -96,23 +110,43 @@ class Simulator:
             return control.handle(self, request)
         decision = self.faults.decide(request.method, request.path)
         if decision is None:
-            response, _principal = api.handle(self.world, request, record=lambda answer, principal, when: self.log.record(
-                request, answer, principal, when))
-            return response
+            return self._api(request, None)
         return self._faulted(request, decision)
+
+    def _api(self, request, decision):
+        """Hand a request to the API with the rate limit as its admission check, and log it; return the API's answer.
+
+        `decision`: the faults that fired on a request the API sees (None: none); its log entry says so.
+        """
+        refused = []
+
+        def check(principal):
+            verdict = self.rate_limit.admit(principal.name)
+            if verdict is None:
+                return None
+            refused.append(verdict[0])
+            return verdict[1]
+
+        def record(answer, principal, when):
+            if refused:
+                status = decision.sent_status(answer) if decision is not None else answer.status or None
+                self.log.record(request, answer, principal, when, fault=rate_limit_log(refused[0], decision), status=status)
+            elif decision is not None:
+                self.log.record(request, answer, principal, when, fault=decision.log(answer), status=decision.sent_status(answer))
+            else:
+                self.log.record(request, answer, principal, when)
+        response, _principal = api.handle(self.world, request, record=record, check=check)
+        return response
 
     def _faulted(self, request, decision):
         """Answer a request some faults fired on: wait, carry it out or not, then mangle the answer."""
         if decision.delay:
             time.sleep(decision.delay)
         if not decision.applied:
+            # A lost request never reaches the server: no user is known and no rate limit is charged.
             self.log.record(request, None, None, time.time(), fault=decision.log(None), status=decision.sent_status(None))
             return decision.answer(None)
-
-        def record(answer, principal, when):
-            self.log.record(request, answer, principal, when, fault=decision.log(answer), status=decision.sent_status(answer))
         if decision.kind == "unfiltered":
             # What a proxy or a broken API that drops the query's filter does: the API answers as if none was given.
             request = dataclasses.replace(request, query={name: value for name, value in request.query.items() if name != "filter"})
-        response, _principal = api.handle(self.world, request, record=record)
-        return decision.answer(response)
+        return decision.answer(self._api(request, decision))

@@ -1,6 +1,6 @@
 """The test-support surface under /_sim: scenario, reset, request log, health, faults.
 
-No credentials, not logged, never faulted. Frozen in README.md.
+No credentials, not logged, never faulted, never rate-limited. Frozen in README.md.
 """
 
 import scenario as scenarios
@@ -12,7 +12,7 @@ FAULTS_PATH = "/_sim/faults"
 
 def _summary(sim):
     world = sim.world
-    return {"status": "ok", "speed": world.power.speed, "tables": world.counts()}
+    return {"status": "ok", "speed": world.power.speed, "tables": world.counts(), "rate_limit": sim.rate_limit.setting}
 
 
 def _load(sim, request):

@@ -93,6 +93,8 @@ class Decision:
             return None
         if self.kind in ANSWERING_KINDS:
             return self.status
+        if api_response.cut == "drop":  # the server itself closed the connection (rate limit)
+            return None
         return api_response.status
 
     def log(self, api_response):
@@ -103,8 +105,8 @@ class Decision:
     def answer(self, api_response):
         """Return what the client gets, given the API's own answer (None when it never saw the request)."""
         kind = self.kind
-        if kind in ("delay", "unfiltered"):
-            return api_response
+        if kind in ("delay", "unfiltered") or (kind == "truncate" and api_response.cut == "drop"):
+            return api_response  # nothing to cut from a connection the server closed (rate limit)
         if kind == "drop":
             return Response(0, cut="drop")
         if kind == "truncate":

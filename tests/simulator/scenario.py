@@ -7,6 +7,7 @@ documented schema and the accepted input cannot drift apart.
 
 import collections
 import json
+import math
 import os
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenario.schema.json")
@@ -19,6 +20,8 @@ DEFAULT_USERS = [{"name": "admin", "password": "admin", "role": "admin"}]
 DEFAULT_CLUSTERS = [{"name": "cluster1"}]
 DEFAULT_NODE_NAMES = ("node1", "node2", "node3")
 DEFAULT_API_KEY = "vergeos-sim-admin-key"
+# A rate limit's fields left out; `burst` defaults to one second's worth (rate_limit_of).
+DEFAULT_RATE_LIMIT = {"mode": "drop", "retry_after": 1}
 
 
 class ScenarioError(ValueError):
@@ -166,6 +169,15 @@ def check_meaning(scenario):
     if len(set(api_keys)) != len(api_keys):
         raise ScenarioError("scenario.api_keys: duplicate key")
     _check_snapshot_targets(scenario)
+    check_rate_limit(scenario.get("rate_limit"), "scenario.rate_limit")
+
+
+def check_rate_limit(rate_limit, where):
+    """Raise ScenarioError for a rate limit the schema accepts but that makes no sense."""
+    if rate_limit and not math.isfinite(rate_limit["rate"]):
+        raise ScenarioError("%s.rate: must be a finite number" % where)
+    if rate_limit and "retry_after" in rate_limit and rate_limit.get("mode", DEFAULT_RATE_LIMIT["mode"]) != "429":
+        raise ScenarioError("%s.retry_after: only with mode '429' (a dropped connection has no header)" % where)
 
 
 def validate(scenario, schema=None):
@@ -208,6 +220,21 @@ def switches_of(scenario, vm=None):
     """Return the switches for unsettled behaviours: the VM's own over the scenario's over the defaults."""
     own = {name: value for name, value in (vm or {}).get("switches", {}).items() if name in VM_SWITCHES}
     return {**DEFAULT_SWITCHES, **scenario.get("switches", {}), **own}
+
+
+def complete_rate_limit(rate_limit):
+    """Return a rate limit with every field filled in (None stays None: no limit)."""
+    if rate_limit is None:
+        return None
+    burst = rate_limit.get("burst", max(1, math.ceil(rate_limit["rate"])))
+    return {**DEFAULT_RATE_LIMIT, **rate_limit, "burst": burst}
+
+
+def rate_limit_of(scenario, start_up=None):
+    """Return the rate limit a world runs with: the scenario's own (null: none), else the start-up one."""
+    if "rate_limit" in scenario:
+        return complete_rate_limit(scenario["rate_limit"])
+    return complete_rate_limit(start_up)
 
 
 def system_of(scenario):

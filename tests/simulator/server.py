@@ -146,7 +146,14 @@ def parse_args(argv):
     parser.add_argument("--http", action="store_true", help="serve plain HTTP (for the simulator's own tests only)")
     parser.add_argument("--tls-mode", choices=tls.MODES, default="valid",
                         help="valid (default); name-mismatch: the certificate names another host only; expired: it expired yesterday")
+    parser.add_argument("--rate-limit", metavar="RATE[:BURST]",
+                        help="API rate limit per user: RATE requests a second, bursts of BURST (default: RATE rounded up); "
+                             "default none; a scenario's rate_limit wins")
+    parser.add_argument("--rate-limit-mode", choices=("drop", "429"),
+                        help="a request over the limit: drop the connection (default) or answer 429 with Retry-After")
+    parser.add_argument("--rate-limit-retry-after", type=int, metavar="SECONDS", help="mode 429: the Retry-After header (default 1)")
     args = parser.parse_args(argv)
+    args.rate_limit = rate_limit_setting(parser, args)
     if args.http and args.tls_mode != "valid":
         parser.error("--tls-mode needs HTTPS (leave out --http)")
     if args.speed <= 0:
@@ -154,6 +161,31 @@ def parse_args(argv):
     if args.vms < 0:
         parser.error("--vms must not be negative")
     return args
+
+
+def rate_limit_setting(parser, args):
+    """Return the command line's rate limit as a scenario's `rate_limit` (None: none), validated like one."""
+    if args.rate_limit is None:
+        if args.rate_limit_mode is not None or args.rate_limit_retry_after is not None:
+            parser.error("--rate-limit-mode and --rate-limit-retry-after need --rate-limit")
+        return None
+    rate_text, _colon, burst_text = args.rate_limit.partition(":")
+    try:
+        setting = {"rate": float(rate_text)}
+        if burst_text:
+            setting["burst"] = int(burst_text)
+    except ValueError:
+        parser.error("--rate-limit: expected RATE[:BURST] (a number, then a whole number), got %r" % args.rate_limit)
+    for name, value in (("mode", args.rate_limit_mode), ("retry_after", args.rate_limit_retry_after)):
+        if value is not None:
+            setting[name] = value
+    root = scenarios.load_schema()
+    try:
+        scenarios.validate_value(setting, root["$defs"]["rate_limit"], root, "--rate-limit")
+        scenarios.check_rate_limit(setting, "--rate-limit")
+    except scenarios.ScenarioError as error:
+        parser.error(str(error))
+    return setting
 
 
 def start_definition(args):
@@ -172,7 +204,7 @@ def tls_context(state_dir, mode="valid"):
 
 
 def serve(args, state_dir):
-    simulator = app.Simulator(start_definition(args), args.speed)
+    simulator = app.Simulator(start_definition(args), args.speed, args.rate_limit)
     context = None if args.http else tls_context(state_dir, args.tls_mode)
     server = Server(args.port, simulator, context)
     stop = threading.Event()
