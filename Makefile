@@ -14,6 +14,9 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 PYTEST_WORKERS ?= 2
+# JUNIT_DIR=DIR (set by tools/run_suites.py): the suites write machine-readable results
+# there (JUnit XML; see tools/ansible-test.sh for the ansible-test ones). Unset: as before.
+JUNIT_DIR ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test sanity units functional integration lint changelog-lint molecule compat bench sim clean
@@ -47,7 +50,7 @@ units: venv ## ansible-test units
 	tools/ansible-test.sh units
 
 functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -p no:cacheprovider tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -p no:cacheprovider $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/functional.xml') tests/functional
 
 integration: venv ## ansible-test integration against a simulator started for the run (ARGS=TARGET to pick one)
 	$(BIN)/python tools/with_simulator.py --speed 100 -- tools/ansible-test.sh integration $(ARGS)
@@ -63,7 +66,7 @@ molecule: venv ## The molecule scenarios, against a simulator started for the ru
 	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/python ../tools/with_simulator.py -- $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
 
 compat: venv ## Smoke subset on the newest Python of the machine with the newest ansible-core (tools/compat.py)
-	$(BIN)/python tools/compat.py
+	$(BIN)/python tools/compat.py $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/compat.xml')
 
 bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_simulator.py

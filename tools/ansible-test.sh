@@ -2,6 +2,13 @@
 # Run ansible-test on a staged copy of the collection (see tools/stage.py).
 #   tools/ansible-test.sh sanity|units|integration [ansible-test options]
 # Fails on "All targets skipped" and on any sanity skip not in tests/sanity/allowed-skips.txt.
+#
+# With JUNIT_DIR set (tools/run_suites.py sets it through make), the machine-readable
+# results go there: sanity runs with --junit (one JUnit XML per sanity test), units
+# write pytest's JUnit XML anyway, integration runs with --continue-on-error and the
+# targets it selects are listed one per line in $JUNIT_DIR/targets.txt (from
+# --list-targets); ansible-test's tests/output/junit and tests/output/data are copied
+# to $JUNIT_DIR/junit and $JUNIT_DIR/data.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,15 +42,38 @@ if [ "$command" = integration ] && [ -n "${VERGEOS_INTEGRATION_CONFIG:-}" ]; the
     cp "$VERGEOS_INTEGRATION_CONFIG" "$stage/tests/integration/integration_config.yml"
 fi
 
+options=()
+if [ -n "${JUNIT_DIR:-}" ]; then
+    mkdir -p "$JUNIT_DIR"
+    case $command in
+        sanity) options+=(--junit) ;;
+        integration)
+            options+=(--continue-on-error)
+            if ! (cd "$stage" && ansible-test integration --list-targets --python "$pyver" --color no "$@") > "$JUNIT_DIR/targets.txt"; then
+                echo "WARNING: ansible-test integration --list-targets failed; $JUNIT_DIR/targets.txt is not written." >&2
+                rm -f "$JUNIT_DIR/targets.txt"
+            fi
+            ;;
+    esac
+fi
+
 log=$(mktemp)
 set +e
-(cd "$stage" && ansible-test "$command" --python "$pyver" --color no "$@") 2>&1 | tee "$log"
+(cd "$stage" && ansible-test "$command" --python "$pyver" --color no ${options[@]+"${options[@]}"} "$@") 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
 mkdir -p "$root/tests/output"
 rm -rf "$root/tests/output/ansible-test-$command"
 [ -d "$stage/tests/output" ] && cp -r "$stage/tests/output" "$root/tests/output/ansible-test-$command"
+if [ -n "${JUNIT_DIR:-}" ]; then
+    for kind in junit data; do
+        if [ -d "$stage/tests/output/$kind" ]; then
+            rm -rf "${JUNIT_DIR:?}/$kind"
+            cp -r "$stage/tests/output/$kind" "$JUNIT_DIR/$kind"
+        fi
+    done
+fi
 
 if grep -q 'All targets skipped' "$log"; then
     echo "FAILED: ansible-test $command ran nothing ('All targets skipped')." >&2

@@ -1,12 +1,15 @@
 """Run the smoke subset of the functional tests on the newest Python of this machine with the newest ansible-core.
 
-    python tools/compat.py
+    python tools/compat.py [PYTEST_OPTION ...]
 
 The pin of that ansible-core is the `# compat:` line of requirements-dev.txt; the
 other packages the subset needs keep their pins from the same file. The newest
 Python is the highest python3.N (N > the running one) found on PATH or under
 pyenv's root that can make a virtualenv. Without one, it says so and passes: the
 machine has nothing newer to test on. The virtualenv is .venv-newest.
+
+Options after the script's name go to pytest: `make compat` passes
+`--junit-xml=FILE` when tools/run_suites.py asks for JUnit XML.
 """
 
 import glob
@@ -63,7 +66,7 @@ def newest_python():
     return None, None
 
 
-def main():
+def main(pytest_options):
     python, version = newest_python()
     if python is None:
         print("compat: no Python newer than %d.%d on this machine: nothing to run" % sys.version_info[:2])
@@ -78,9 +81,9 @@ def main():
         with open(stamp, "w", encoding="utf-8") as handle:
             handle.write(wanted)
     print("compat: Python %s, %s: %s" % (version, core, " ".join(SUBSET)), flush=True)
-    command = [os.path.join(VENV, "bin", "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"] + SUBSET
+    command = [os.path.join(VENV, "bin", "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"] + pytest_options + SUBSET
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

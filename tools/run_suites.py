@@ -1,105 +1,251 @@
 """Run test suites (Makefile targets) one after another and sum up.
 
-Each suite's output streams through as it runs; its time and its number of
-passed and failed tests are read from that output. The last line is
-``N passed, N failed`` over every suite. The exit status is non-zero when any
-suite failed or a test runner ran no test at all.
+    python tools/run_suites.py [--junit-dir DIR] sanity units functional ...
 
-    python tools/run_suites.py sanity units functional ...
+Each suite's output streams through as it runs. Its counts come from its exit
+status and from the machine-readable results it writes, never from the text it
+prints for people. Every suite runs as ``make SUITE`` with ``JUNIT_DIR`` set to
+``DIR/SUITE``, a directory emptied before the suite starts, so a file left by an
+earlier run can never count. Without ``--junit-dir``, DIR is a fresh temporary
+directory removed at the end. Where each count comes from:
+
+- ``sanity``: ``ansible-test sanity --junit`` writes one JUnit XML per sanity
+  test (per Python version for the version-specific ones), each with one test
+  case: a success, a ``<failure>`` or a ``<skipped>`` (test not applicable, or
+  a skip allowed by tests/sanity/allowed-skips.txt).
+- ``units``: ansible-test runs pytest with ``--junit-xml`` (one file per test
+  context); one test case per test.
+- ``functional``, ``compat``: pytest ``--junit-xml`` (the Makefile passes it
+  when ``JUNIT_DIR`` is set).
+- ``integration``: the count is of targets. ansible-test's only JUnit XML
+  comes from ansible-core's ``junit`` callback, which it enables: one file
+  per playbook with one test case per *task*, and a script target may run
+  several playbooks, so it does not say which target passed. ansible-test
+  records each target that passed in its own JSON,
+  ``tests/output/data/integration-*.json`` (key ``targets``), written even
+  when a target fails. With ``JUNIT_DIR`` set, tools/ansible-test.sh runs
+  integration with ``--continue-on-error`` (a failing target does not stop
+  the others) and writes the targets it selects (``--list-targets``) to
+  ``targets.txt``. Passed: the targets of the JSON; failed: the listed
+  targets not among them.
+- ``molecule``: molecule writes no machine-readable result (its ``--report``
+  is a table for people). The scenarios are the folders of
+  extensions/molecule that hold a molecule.yml; ``molecule test --all`` exits
+  0 when each passed, else it stopped at the first failing one: that is 1
+  failed, and the scenarios it did not reach are not counted.
+- ``lint`` (ruff, then ansible-lint) and ``changelog-lint``: one check each,
+  so the exit status is the count: 1 passed or 1 failed.
+
+In JUnit XML a test case that holds a ``<failure>`` or an ``<error>`` failed,
+one that holds ``<skipped>`` (pytest's xfail too) is skipped and not counted
+as passed, any other passed. A test case reported twice (pytest does so for a
+test that fails and then errors in its teardown) counts once, with its worst
+outcome. An unreadable XML file counts as 1 failed.
+
+Whatever the results say, a suite whose exit status is not 0 counts at least 1
+failed, and a suite that exits 0 having passed and failed nothing counts 1
+failed ("ran no test"). The one exception, and the only look at the suite's
+text: a suite that exits 0, writes no result and says "nothing to run" or "no
+scenario yet" (compat without a newer Python, molecule without scenarios) is
+"nothing to run yet", counted neither way.
+
+The summary has one row per suite (passed, failed, skipped, seconds); its last
+line is ``N passed, N failed`` over every suite. The exit status is non-zero
+when any suite failed.
 """
 
-import re
+import argparse
+import glob
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
+from typing import NamedTuple
 
-# "=== 3 passed, 1 failed in 0.5s ===" or, with -q, the same without the rulers.
-PYTEST_SUMMARY = re.compile(r'^=*\s*(?P<body>\d+ [a-z]+(?:, \d+ [a-z]+)*) in [0-9.]+s\b')
-PYTEST_COUNT = re.compile(r'(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)')
-SANITY_FAILED = re.compile(r'^ERROR: The (\d+) sanity tests? listed below \(out of \d+\) failed')
-INTEGRATION_TARGET = re.compile(r'^Running \S+ integration test (?:role|script)')
-
-
-def pytest_counts(lines):
-    """Return (passed, failed) from the last pytest summary line."""
-    passed = failed = 0
-    for line in lines:
-        match = PYTEST_SUMMARY.match(line)
-        if match:
-            counts = {kind: int(number) for number, kind in PYTEST_COUNT.findall(match.group('body'))}
-            passed = counts.get('passed', 0) + counts.get('xfailed', 0)
-            failed = counts.get('failed', 0) + counts.get('errors', 0) + counts.get('error', 0) + counts.get('xpassed', 0)
-    return passed, failed
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTHING_TO_RUN = ('nothing to run', 'no scenario yet')
+# Worst outcome last: a test case reported more than once keeps the worst.
+OUTCOMES = ('passed', 'skipped', 'failed')
 
 
-def sanity_counts(lines):
-    """Return (passed, failed) sanity tests."""
-    ran = sum(1 for line in lines if line.startswith('Running sanity test'))
-    failed = 0
-    for line in lines:
-        match = SANITY_FAILED.match(line)
-        if match:
-            failed = int(match.group(1))
-    return ran - failed, failed
+class Counts(NamedTuple):
+    """What a suite's results say."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    note: str = ''
 
 
-def integration_counts(lines):
-    """Return (targets run, 0); a failing target shows in the exit status."""
-    return sum(1 for line in lines if INTEGRATION_TARGET.match(line)), 0
+def testcase_outcome(testcase):
+    """Return 'failed', 'skipped' or 'passed' for one JUnit <testcase> element."""
+    tags = {child.tag for child in testcase}
+    if tags & {'failure', 'error'}:
+        return 'failed'
+    if 'skipped' in tags:
+        return 'skipped'
+    return 'passed'
 
 
-def single_check(lines):
-    """A tool that is one check: it passes or fails as a whole."""
-    return (1, 0) if lines else (0, 0)
+def junit_counts(paths):
+    """Return the Counts of the JUnit XML files at paths (no file: all zero, with a note)."""
+    if not paths:
+        return Counts(note='no JUnit XML')
+    outcomes = {}
+    unreadable = []
+    for path in sorted(paths):
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError):
+            unreadable.append(os.path.basename(path))
+            continue
+        for number, testcase in enumerate(root.iter('testcase')):
+            key = (testcase.get('classname'), testcase.get('name')) if testcase.get('name') else (path, number)
+            outcome = testcase_outcome(testcase)
+            if OUTCOMES.index(outcome) >= OUTCOMES.index(outcomes.get(key, 'passed')):
+                outcomes[key] = outcome
+    values = list(outcomes.values())
+    note = 'unreadable JUnit XML: %s' % ', '.join(unreadable) if unreadable else ''
+    return Counts(values.count('passed'), values.count('failed') + len(unreadable), values.count('skipped'), note)
 
 
-COUNTERS = {
-    'sanity': sanity_counts,
-    'units': pytest_counts,
-    'functional': pytest_counts,
-    'compat': pytest_counts,
-    'integration': integration_counts,
+def junit_files(directory):
+    """Return the JUnit XML files a suite wrote: DIR/*.xml and, from ansible-test, DIR/junit/*.xml."""
+    return glob.glob(os.path.join(directory, '*.xml')) + glob.glob(os.path.join(directory, 'junit', '*.xml'))
+
+
+def junit_results(directory, returncode):
+    """Counts of a suite that writes JUnit XML (pytest, ansible-test sanity and units)."""
+    del returncode  # suite_counts weighs it
+    return junit_counts(junit_files(directory))
+
+
+def integration_results(directory, returncode):
+    """Counts of integration targets: passed from ansible-test's JSON, failed = listed and not passed."""
+    del returncode  # suite_counts weighs it
+    passed = set()
+    for path in glob.glob(os.path.join(directory, 'data', 'integration-*.json')):
+        try:
+            with open(path, encoding='utf-8') as handle:
+                passed.update(json.load(handle)['targets'])
+        except (OSError, ValueError, KeyError, TypeError):
+            return Counts(0, 1, note='unreadable %s' % os.path.basename(path))
+    listed_path = os.path.join(directory, 'targets.txt')
+    if not os.path.exists(listed_path):
+        return Counts(len(passed), note='no targets.txt')
+    with open(listed_path, encoding='utf-8') as handle:
+        listed = {line.strip() for line in handle if line.strip()}
+    return Counts(len(passed), len(listed - passed))
+
+
+def molecule_scenarios(root=ROOT):
+    """Return the names of the molecule scenarios (folders of extensions/molecule with a molecule.yml)."""
+    return sorted(os.path.basename(os.path.dirname(path)) for path in glob.glob(os.path.join(root, 'extensions', 'molecule', '*', 'molecule.yml')))
+
+
+def molecule_results(directory, returncode, root=ROOT):
+    """Counts of molecule scenarios from the exit status of ``molecule test --all``."""
+    del directory  # molecule writes nothing
+    if returncode != 0:
+        return Counts(0, 1, note='molecule stops at the first failing scenario')
+    return Counts(len(molecule_scenarios(root)))
+
+
+def single_check(directory, returncode):
+    """A tool that is one check (lint, changelog-lint): its exit status passes or fails it as a whole."""
+    del directory  # the tool writes nothing
+    return Counts(1, 0) if returncode == 0 else Counts(0, 1)
+
+
+# How each suite is counted; any other suite is a single check.
+RESULTS = {
+    'sanity': junit_results,
+    'units': junit_results,
+    'functional': junit_results,
+    'compat': junit_results,
+    'integration': integration_results,
+    'molecule': molecule_results,
 }
 
 
-def run_suite(name):
-    """Run one suite; return (passed, failed, seconds, note)."""
+def suite_counts(name, directory, returncode, said_nothing_to_run=False):
+    """Return the final Counts of one suite from its result directory and exit status."""
+    counts = RESULTS.get(name, single_check)(directory, returncode)
+    wrote_nothing = not os.path.isdir(directory) or not os.listdir(directory)
+    if returncode == 0 and said_nothing_to_run and wrote_nothing and not counts.passed and not counts.failed:
+        return Counts(note='nothing to run yet')
+    notes = [counts.note] if counts.note else []
+    failed = counts.failed
+    if returncode != 0:
+        notes.insert(0, 'exit status %d' % returncode)
+        failed = max(failed, 1)
+    elif counts.passed == 0 and failed == 0:
+        notes.insert(0, 'ran no test')
+        failed = 1
+    return Counts(counts.passed, failed, counts.skipped, '; '.join(notes))
+
+
+def fresh_directory(path):
+    """Remove path with whatever it holds and create it empty."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+
+
+def run_suite(name, directory):
+    """Run one suite with its results going to directory; return (Counts, seconds)."""
+    fresh_directory(directory)
     started = time.monotonic()
-    with subprocess.Popen(['make', '--no-print-directory', name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          stdin=subprocess.DEVNULL, text=True, errors='replace') as process:
-        lines = []
+    environment = dict(os.environ, JUNIT_DIR=directory)
+    said_nothing_to_run = False
+    with subprocess.Popen(['make', '--no-print-directory', name], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors='replace') as process:
         for line in process.stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
-            lines.append(line.rstrip('\n'))
+            said_nothing_to_run = said_nothing_to_run or any(words in line for words in NOTHING_TO_RUN)
         returncode = process.wait()
     seconds = time.monotonic() - started
-    if any('no scenario yet' in line or 'nothing to run' in line for line in lines) and returncode == 0:
-        return 0, 0, seconds, 'nothing to run yet'
-    passed, failed = COUNTERS.get(name, single_check)(lines)
-    note = ''
-    if returncode != 0 and failed == 0:
-        failed, note = 1, 'exit status %d' % returncode
-    elif returncode == 0 and passed == 0 and failed == 0:
-        failed, note = 1, 'ran no test'
-    return passed, failed, seconds, note
+    return suite_counts(name, directory, returncode, said_nothing_to_run), seconds
 
 
-def main(suites):
+def summary(results):
+    """Return the summary lines for [(name, Counts, seconds)]; the last one is 'N passed, N failed'."""
+    lines = ['%-16s %8s %8s %8s %9s' % ('suite', 'passed', 'failed', 'skipped', 'seconds')]
+    total_passed = total_failed = total_seconds = 0
+    for name, counts, seconds in results:
+        lines.append(('%-16s %8d %8d %8d %9.1f  %s' % (name, counts.passed, counts.failed, counts.skipped, seconds, counts.note)).rstrip())
+        total_passed += counts.passed
+        total_failed += counts.failed
+        total_seconds += seconds
+    lines.append('%-16s %8s %8s %8s %9.1f' % ('total', '', '', '', total_seconds))
+    lines.append('%d passed, %d failed' % (total_passed, total_failed))
+    return lines
+
+
+def main(argv):
     """Run the suites and print the summary; return the exit status."""
-    results = []
-    for name in suites:
-        print('\n===== suite: %s =====' % name, flush=True)
-        results.append((name,) + run_suite(name))
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--junit-dir', help='keep each suite\'s results in DIR/SUITE (default: a temporary directory, removed at the end)')
+    parser.add_argument('suites', nargs='+', metavar='SUITE', help='a Makefile target')
+    args = parser.parse_args(argv)
+    base = os.path.abspath(args.junit_dir) if args.junit_dir else tempfile.mkdtemp(prefix='run-suites-')
+    try:
+        results = []
+        for name in args.suites:
+            print('\n===== suite: %s =====' % name, flush=True)
+            counts, seconds = run_suite(name, os.path.join(base, name))
+            results.append((name, counts, seconds))
+    finally:
+        if not args.junit_dir:
+            shutil.rmtree(base, ignore_errors=True)
     print('\n===== summary =====')
-    print('%-16s %8s %8s %9s' % ('suite', 'passed', 'failed', 'seconds'))
-    for name, passed, failed, seconds, note in results:
-        print('%-16s %8d %8d %9.1f  %s' % (name, passed, failed, seconds, note))
-    total_passed = sum(result[1] for result in results)
-    total_failed = sum(result[2] for result in results)
-    print('%-16s %8s %8s %9.1f' % ('total', '', '', sum(result[3] for result in results)))
-    print('%d passed, %d failed' % (total_passed, total_failed))
-    return 1 if total_failed else 0
+    lines = summary(results)
+    print('\n'.join(lines), flush=True)
+    return 1 if any(result[1].failed for result in results) else 0
 
 
 if __name__ == '__main__':
