@@ -12,15 +12,27 @@ pass the environment to integration targets. The exit status is the command's.
 """
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'simulator'))
+LAUNCHER = os.path.join(ROOT, 'tests', 'simulator', 'launcher.py')
 
-from launcher import start_simulator  # noqa: E402 pylint: disable=wrong-import-position
+
+def load_launcher():
+    """Return tests/simulator/launcher.py imported by its path (it needs only the standard library).
+
+    By path rather than through sys.path: the simulator's other modules have names as generic as
+    query, cache and world, and this script has no use for them.
+    """
+    spec = importlib.util.spec_from_file_location('launcher', LAUNCHER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up while its classes are made
+    spec.loader.exec_module(module)
+    return module
 
 
 def parse_args(argv):
@@ -68,7 +80,7 @@ def main(argv):
     if args.scenario:
         options += ['--scenario', args.scenario]
     with tempfile.TemporaryDirectory(prefix='vergeos-sim-') as state_dir:
-        with start_simulator(options, state_dir) as simulator:
+        with load_launcher().start_simulator(options, state_dir) as simulator:
             environment = simulator_environment(simulator)
             config = os.path.join(state_dir, 'integration_config.yml')
             write_integration_config(config, environment)

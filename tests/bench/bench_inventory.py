@@ -24,12 +24,12 @@ import time
 import requests
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "functional"))
+# bench_paths first: it puts tests/simulator and tests/functional on sys.path, as pytest.ini does for pytest.
+import bench_paths  # noqa: F401  pylint: disable=unused-import
+import launcher
+from run_ansible import plain
 
-import launcher  # noqa: E402  pylint: disable=wrong-import-position
-from run_ansible import plain  # noqa: E402  pylint: disable=wrong-import-position
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 BIN = os.path.dirname(sys.executable)
 

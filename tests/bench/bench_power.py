@@ -25,12 +25,10 @@ import time
 import requests
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "simulator"))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "functional"))
-
-import launcher  # noqa: E402  pylint: disable=wrong-import-position
-from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+# bench_paths first: it puts tests/simulator and tests/functional on sys.path, as pytest.ini does for pytest.
+import bench_paths  # noqa: F401  pylint: disable=unused-import
+import launcher
+from run_ansible import run, sim_env
 
 SHUTDOWN = 60
 

@@ -27,10 +27,9 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "simulator"))
-
-import launcher  # noqa: E402  pylint: disable=wrong-import-position
+# bench_paths first: it puts tests/simulator and tests/functional on sys.path, as pytest.ini does for pytest.
+import bench_paths  # noqa: F401  pylint: disable=unused-import
+import launcher
 
 PLAYBOOK_LIST = """
 - name: Bench - safe_shutdown over a list, from localhost

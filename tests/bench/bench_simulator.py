@@ -17,7 +17,6 @@ the machine with the server and is part of every figure.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -26,9 +25,9 @@ import time
 
 import requests
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "simulator"))
-
-import launcher  # noqa: E402  pylint: disable=wrong-import-position
+# bench_paths first: it puts tests/simulator and tests/functional on sys.path, as pytest.ini does for pytest.
+import bench_paths  # noqa: F401  pylint: disable=unused-import
+import launcher
 
 AUTH = ("admin", "admin")
 LIST_PARAMS = {

@@ -20,15 +20,11 @@ so a failing fault test cannot leave faults behind for the next one.
 
 import contextlib
 import itertools
-import os
-import sys
 
 import pytest
 import requests
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "simulator"))
-
-import launcher  # noqa: E402  pylint: disable=wrong-import-position
+import launcher  # tests/simulator, on sys.path through tests/functional/pytest.ini
 
 REQUEST_TIMEOUT = 30
 _DEFAULT_AUTH = object()

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import stat
-import sys
 import tempfile
 import types
 
@@ -23,9 +22,7 @@ import pytest
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import ROOT, plain, run  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import ROOT, plain, run
 
 CREDENTIAL_TYPE_FILE = os.path.join(ROOT, "docs", "awx", "credential_type.yml")
 INJECTED = ["VERGEOS_HOST", "VERGEOS_USERNAME", "VERGEOS_PASSWORD", "VERGEOS_API_KEY", "VERGEOS_VALIDATE_CERTS", "VERGEOS_CA_PATH",

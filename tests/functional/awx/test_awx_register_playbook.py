@@ -8,13 +8,10 @@ as it is, and a credential and an inventory source only when asked.
 
 import json
 import os
-import sys
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import ROOT, collections_path, run  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import ROOT, collections_path, run
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "awx_register_credential_type.yml")
 STAND_IN = '''

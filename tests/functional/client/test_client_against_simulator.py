@@ -76,16 +76,6 @@ def test_default_world_api_key(world):
         assert client.about()['cloud_name']
 
 
-def test_401_names_the_problem_without_the_password(sim):
-    sim.load(AUTH_WORLD)
-    wrong = PASSWORD + '-wrong'
-    with client_for(sim, password=wrong) as client, pytest.raises(VergeOSError) as caught:
-        client.about()
-    assert caught.value.status == 401
-    assert 'check username and password' in str(caught.value)
-    assert wrong not in str(caught.value) and PASSWORD not in str(caught.value)
-
-
 def test_401_with_a_bad_api_key_does_not_show_it(sim):
     sim.load(AUTH_WORLD)
     with client_for(sim, api_key='not-the-key-987') as client, pytest.raises(VergeOSError) as caught:
@@ -184,36 +174,8 @@ def test_names_with_commas_quotes_braces_and_backslashes_survive(sim):
 # ---------------------------------------------------------------- lookup and budgets
 
 
-def test_lookup_by_a_duplicate_name_is_an_error_listing_the_ids(sim):
-    sim.load(DUPLICATES_WORLD)
-    with client_for(sim) as client, pytest.raises(VergeOSError) as caught:
-        vms.vm_by_name(client, 'web01')
-    assert "2 VMs are named 'web01' (ids 3, 7)" in str(caught.value)
-
-
-def test_names_list_with_a_duplicate_name_is_an_error_too(sim):
-    sim.load(DUPLICATES_WORLD)
-    with client_for(sim) as client, pytest.raises(VergeOSError, match=r"share the name 'web01' \(ids 3, 7\)"):
-        vms.select_vms(client, names=['solo', 'web01'])
-
-
-@pytest.mark.parametrize('selector', [{'vm_id': 3}, {'name': 'solo'}])
-def test_a_no_op_decision_for_one_vm_costs_one_request(sim, selector):
-    sim.load(DUPLICATES_WORLD)
-    with client_for(sim) as client:
-        sim.clear_requests()
-        (row,) = vms.select_vms(client, **selector)
-        wanted = 'running' if row['running'] else 'stopped'
-        decision = plan.plan_power(row['status'], row['running'], wanted)
-    assert decision.decision == plan.NOOP
-    (entry,) = api_requests(sim)
-    assert entry['method'] == 'GET' and entry['path'] == '/api/v4/vms'
-
-
 def test_snapshots_are_never_selected(world):
     with client_for(world) as client:
-        with pytest.raises(VergeOSError, match="name 'vm-001-nightly' is a snapshot .*, not a VM"):
-            vms.vm_by_name(client, 'vm-001-nightly')
         assert vms.select_vms(client, filters={'name_regex': 'nightly$'}, allow_empty=True) == []
         everything = vms.select_vms(client, filters={'name_regex': '.'})
     assert len(everything) == 10
@@ -240,14 +202,12 @@ def test_filters_on_the_simulator(sim):
         assert [row['name'] for row in tagged] == ['web01', 'web03']
         assert [row['name'] for row in vms.select_vms(client, filters={'name_regex': '^web0[12]$'})] == ['web01', 'web02']
         assert [row['name'] for row in vms.select_vms(client, filters={'tags': ['web'], 'power_state': ['stopped']})] == ['web02', 'web03']
-        with pytest.raises(VergeOSError, match='more than max_targets'):
-            vms.select_vms(client, filters={'tags': ['web']}, max_targets=2)
 
 
-# ---------------------------------------------------------------- power: plan, act once, wait with one read per round
+# ---------------------------------------------------------------- power: plan, act once, wait
 
 
-def test_power_on_many_then_off_with_one_read_per_poll_round(sim):
+def test_power_on_many_then_off_acting_once_per_vm(sim):
     sim.load({'speed': 100, 'vms': [{'key': key, 'name': 'vm%d' % key} for key in range(1, 6)]})
     with client_for(sim) as client:
         rows = vms.select_vms(client, filters={'name_regex': '^vm'})
@@ -263,8 +223,6 @@ def test_power_on_many_then_off_with_one_read_per_poll_round(sim):
         log = api_requests(sim)
         posts = [entry for entry in log if entry['method'] == 'POST']
         assert [entry['body'] for entry in posts] == [{'vm': key, 'action': 'poweron'} for key in range(1, 6)]
-        polls = [entry for entry in log if entry['method'] == 'GET']
-        assert polls and all(entry['path'] == '/api/v4/vms' for entry in polls)
 
         again = vms.read_vms(client, [row['$key'] for row in rows])
         assert all(plan.plan_power(row['status'], row['running'], 'running').decision == plan.NOOP for row in again.values())
@@ -276,16 +234,3 @@ def test_power_on_many_then_off_with_one_read_per_poll_round(sim):
                                    interval=0.1)
     assert {outcome.outcome for outcome in outcomes.values()} == {waiter.REACHED}
     assert {entry['body']['action'] for entry in api_requests(sim) if entry['method'] == 'POST'} == {'poweroff'}
-
-
-def test_a_rejected_action_is_not_re_sent(sim):
-    sim.load({'speed': 0.001, 'vms': [{'key': 1, 'name': 'slow', 'power': 'running'}]})
-    with client_for(sim) as client:
-        row = vms.vm_by_id(client, 1)
-        actions.send_action(client, row, 'poweroff')  # now stopping for a (simulated) long time
-        sim.clear_requests()
-        with pytest.raises(VergeOSError) as caught:
-            actions.send_action(client, row, 'reset', {'graceful': True})
-    assert caught.value.status == 409
-    assert 'resetting (graceful) VM slow (id 1)' in str(caught.value)
-    assert len([entry for entry in api_requests(sim) if entry['method'] == 'POST']) == 1

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-import tls  # tests/simulator, put on sys.path by tests/functional/conftest.py
+import tls  # tests/simulator, on sys.path through tests/functional/pytest.ini
 from ansible_collections.vergeos.power.plugins.module_utils.client import VergeOSClient
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy

@@ -2,13 +2,10 @@
 
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from inventory_helpers import BIN, SCENARIO, InventoryRun, run, write_source  # noqa: E402  pylint: disable=wrong-import-position
+from inventory_helpers import BIN, SCENARIO, InventoryRun, run, write_source
 
 
 @pytest.fixture

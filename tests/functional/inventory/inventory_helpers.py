@@ -11,15 +11,12 @@ Any source that fails to parse fails the command (ANSIBLE_INVENTORY_UNPARSED_FAI
 import dataclasses
 import os
 import subprocess
-import sys
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 # BIN and ROOT are imported from here by the tests of this folder (a module of its own name, not conftest,
 # so that pytest's several conftest modules cannot shadow it).
-from run_ansible import BIN, ROOT, TIMEOUT, base_env, plain  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from run_ansible import BIN, ROOT, TIMEOUT, base_env, plain  # noqa: F401  pylint: disable=unused-import
 
 # Any source that fails to parse fails the command; the inventory tests read warnings, not deprecations.
 INVENTORY_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_DEPRECATION_WARNINGS": "false"}

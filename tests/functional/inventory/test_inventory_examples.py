@@ -9,7 +9,7 @@ import contextlib
 import os
 import re
 
-import launcher  # tests/simulator, put on sys.path by tests/functional/conftest.py
+import launcher  # tests/simulator, on sys.path through tests/functional/pytest.ini
 import pytest
 import yaml
 

@@ -6,15 +6,12 @@ a task that tried to reach a guest would fail as unreachable.
 """
 
 import json
-import os
 import sys
 
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run, sim_env
 
 PASSWORD = "pw-Zq81-never-printed"
 API_KEY = "key-Hr55-never-printed"

@@ -1,11 +1,7 @@
 """VMs that cannot start: insufficient resources (507) and a start that ends in error. Clear, per VM, nothing re-sent."""
 
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import run_play  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run_play
 
 WORLD = {
     "speed": 100,

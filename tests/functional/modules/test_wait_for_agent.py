@@ -1,11 +1,7 @@
 """wait_for_agent against the simulator: running is not enough, the guest agent must answer."""
 
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import run_play  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run_play
 
 WORLD = {
     "speed": 100,

@@ -25,9 +25,7 @@ import tarfile
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import BIN, ROOT, run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import BIN, ROOT, run, sim_env
 
 # One build per run: with `pytest -n N --dist loadgroup` every test of this module goes to the same worker.
 pytestmark = pytest.mark.xdist_group("packaging")

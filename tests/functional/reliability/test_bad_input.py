@@ -7,19 +7,13 @@ off around the cases that need them by uri tasks to the simulator's /_sim API.
 
 import contextlib
 import json
-import os
 import sys
 
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "simulator"))
-
-import launcher  # noqa: E402  pylint: disable=wrong-import-position
+import launcher  # tests/simulator, on sys.path through tests/functional/pytest.ini
+from run_ansible import run, sim_env
 
 PASSWORD = "pw-Bad-Input-77"
 WORLD = {

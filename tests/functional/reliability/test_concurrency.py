@@ -8,9 +8,7 @@ import sys
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import BIN, base_env, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import BIN, base_env, sim_env
 
 NAMES = ["c-%03d" % number for number in range(20)]
 SETTLED = {"running", "stopped"}

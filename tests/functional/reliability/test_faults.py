@@ -7,15 +7,12 @@ may ever get a kill, and no action may take effect twice.
 """
 
 import json
-import os
 import sys
 
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from run_ansible import run, sim_env  # noqa: E402  pylint: disable=wrong-import-position
+from run_ansible import run, sim_env
 
 SEED = 20261201
 PASSWORD = "pw-Faults-4471"
