@@ -53,7 +53,8 @@ options:
   api_timeout:
     description:
       - Seconds to wait for the system to accept a connection and for each answer.
-      - Reads are retried with backoff on connection errors, HTTP 429 and 5xx within a bounded budget; power actions are never re-sent.
+      - Reads are retried with backoff on connection errors, HTTP 429 and 5xx within a bounded budget. Power actions and snapshots are
+        never re-sent blindly; the module reads the state first and sends again only what did not take effect (see each module).
       - If not set, the environment variable E(VERGEOS_API_TIMEOUT) is used.
     type: int
     default: 30

@@ -30,6 +30,7 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import MAX_DETAIL, VergeOSError, redact, server_message, shorten
+from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
 from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, is_retryable_method, is_retryable_status, parse_retry_after
 
 API_PREFIX = '/api/v4/'
@@ -121,7 +122,8 @@ class VergeOSClient:
     """
 
     def __init__(self, host, *, username=None, password=None, api_key=None, validate_certs=True, ca_path=None,
-                 api_timeout=DEFAULT_TIMEOUT, retry=None, session=None, sleep=time.sleep, rand=random.random, clock=time.time):
+                 api_timeout=DEFAULT_TIMEOUT, retry=None, session=None, sleep=time.sleep, rand=random.random, clock=time.time,
+                 pacer=None):
         if session is None and not HAS_REQUESTS:
             raise VergeOSError('the Python library requests is required to talk to VergeOS')
         self.url = parse_host(host)
@@ -133,6 +135,8 @@ class VergeOSClient:
         self._sleep = sleep
         self._rand = rand
         self._clock = clock
+        # Every request of this client, reads and writes, goes out at the pacer's pace (see pacing.py).
+        self.pacer = pacer if pacer is not None else Pacer(sleep=sleep)
         self.session = session if session is not None else requests.Session()
         self.session.headers.update(JSON_HEADERS)
         self.session.headers['User-Agent'] = USER_AGENT
@@ -238,21 +242,33 @@ class VergeOSClient:
                              response.status_code, attempted) from None
 
     def _attempt(self, method, url, params, body, attempted):
-        """Send once; return (decoded body, None, None) or (None, error, Retry-After seconds)."""
+        """Send once; return (decoded body, None, None) or (None, error, Retry-After seconds).
+
+        A dropped connection and a 429 tell the pacer to slow down (VergeOS drops the
+        connections of a client over its rate limit); any other answer lets it speed up.
+        """
+        self.pacer.before()
         try:
             response = self._send(method, url, params, body)
         except requests.exceptions.SSLError as exc:
             raise self._tls_error(exc, attempted) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            if isinstance(exc, requests.exceptions.ConnectionError):
+                self.pacer.throttled(explicit=False)
             return None, self._transport_error(exc, method, attempted), None
         except requests.exceptions.RequestException as exc:
             raise self.error('request to %s failed: %s' % (self.url, self._clean(exc)), None, attempted) from None
+        if response.status_code == 429:
+            self.pacer.throttled()
+        else:
+            self.pacer.answered()
         if 200 <= response.status_code < 300:
             return self._decode(response, attempted), None, None
         failure = self._http_error(response, attempted)
+        failure.retry_after = parse_retry_after(response.headers.get('Retry-After'), self._clock())
         if not is_retryable_status(method, response.status_code):
             raise failure
-        return None, failure, parse_retry_after(response.headers.get('Retry-After'), self._clock())
+        return None, failure, failure.retry_after
 
     def request(self, method, path, params=None, body=None, attempted=None):
         """Send ``method`` to ``/api/v4/<path>`` and return the decoded JSON answer (None for an empty one).
@@ -269,7 +285,9 @@ class VergeOSClient:
             delay = self.retry.next_delay(retry, slept, retry_after, self._rand) if is_retryable_method(method) else None
             if delay is None:
                 if retry:
-                    raise self.error('%s (gave up after %d tries)' % (failure.message, retry + 1), failure.status, attempted)
+                    gave_up = self.error('%s (gave up after %d tries)' % (failure.message, retry + 1), failure.status, attempted)
+                    gave_up.retry_after = failure.retry_after
+                    raise gave_up
                 raise failure
             self._sleep(delay)
             slept += delay

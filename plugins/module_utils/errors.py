@@ -43,14 +43,17 @@ class VergeOSError(Exception):
     ``status`` is the HTTP status code, or None when no answer arrived (connection
     refused, timeout, TLS failure) or when the problem is not an HTTP one (no VM
     has that name). ``message`` is what the server said (or what went wrong),
-    ``attempted`` what was being done, in words ("powering off VM web01 (id 5)").
+    ``attempted`` what was being done, in words ("powering off VM web01 (id 5)"),
+    ``retry_after`` the server's Retry-After in seconds when it sent one.
     The text is built by the client after scrubbing its credentials out of it.
     """
 
-    def __init__(self, message, status=None, attempted=None):
+    def __init__(self, message, status=None, attempted=None, retry_after=None):
         self.message = message
         self.status = status
         self.attempted = attempted
+        # The server's Retry-After in seconds, when its answer carried one (429, 503).
+        self.retry_after = retry_after
         super().__init__(self._text())
 
     def _text(self):

@@ -2,53 +2,51 @@
 # Copyright: vergeos.power contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The power engine: select VMs, plan each from a fresh read, act once, wait for the whole set.
+"""The power engine: select VMs, then read, decide and send in rounds until every VM is where it was asked.
 
-``power_vms()`` takes plain parameters and returns the result dict of
-``vergeos_vm_power`` (a module or an action plugin can call it). Everything it does
-over HTTP goes through an ``ops`` object (``ClientOps`` by default), so the unit
-tests drive it with a fake world, a fake clock and a fake sleep.
+``power_vms()`` takes a client and a ``policy.PowerOptions`` and returns the result dict
+of ``vergeos_vm_power`` (a module or an action plugin can call it). Everything it does
+over HTTP goes through an ``ops`` object (``ClientOps`` by default), so the unit tests
+drive it with a fake world, a fake clock and a fake sleep.
 
-The loop works in waves: plan every VM that needs a decision from its freshest row;
-send at most ``max_concurrent_actions`` actions; wait for every VM of the wave with
-ONE read per poll round (``waiter.wait_for``); VMs that settled and must be planned
-again, VMs whose action could not be sent and the deferred ones form the next wave.
-A POST is never re-sent blindly: after an error the VM is read again and planned
-again. When that plan still wants the same action, it is sent again only if a second
-one cannot change the outcome (``poweron``, ``poweroff``, ``kill``: VergeOS treats a
-repeat as a no-op) and the first got no answer, a 5xx or a 429 (a 4xx is the system's
-answer, not a lost one), at most ``MAX_SENDS`` times in all. A ``reset`` is never
-repeated: a lost answer may hide a reboot that happened, and a second would reboot
-the guest again.
+Every decision is ``policy.decide`` (pure); the engine only reads, sends and waits:
+
+- one read per round for every VM still in play (``vms.vm_reader``: one request per
+  chunk of keys), never a read of its own for one VM;
+- every VM decided from that fresh row, and its action sent (each POST through the
+  client's pacer, which slows down when VergeOS throttles);
+- ``max_concurrent_actions`` as a sliding window: a VM holds a slot from its action
+  until it settles (or VergeOS queues it, ``waitingforresources``), and the next VM
+  takes the slot in the same round; by default the window (20) limits power-ons and
+  restarts only;
+- a sleep until the next round: the poll interval, sooner when a resend's backoff or
+  a deadline falls earlier.
+
+A failed read costs a round, not the VMs it covered (``policy.after_failed_read``).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import random
 import time
-from dataclasses import dataclass, field
 
 from ansible_collections.vergeos.power.plugins.module_utils.actions import mark_stopped, read_status_row, send_action
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.plan import ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, plan_power
+from ansible_collections.vergeos.power.plugins.module_utils.plan import NOOP, REFUSE, plan_power, reached
+from ansible_collections.vergeos.power.plugins.module_utils.policy import (
+    DEFAULT_MAX_TARGETS, MARK_STOPPED, SEND_ACTION, TAKE_SNAPSHOT, after_failed_read, after_mark, after_send, after_snapshot, decide,
+    finish, is_queued, new_record, next_event,
+)
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
-from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
+from ansible_collections.vergeos.power.plugins.module_utils.snapshots import Persistence, expiry_time, snapshot_result, take_snapshot_safely
 from ansible_collections.vergeos.power.plugins.module_utils.vms import is_single, select_vms, vm_reader
-from ansible_collections.vergeos.power.plugins.module_utils.waiter import MOVED_AWAY, REACHED, TIMEOUT, WaitTarget, wait_for
 
-ON_TIMEOUT = ('fail', 'report', 'force')
-DEFAULT_WAIT_TIMEOUT = 300
-DEFAULT_POLL_INTERVAL = 2.0
-DEFAULT_MAX_TARGETS = 50
-DEFAULT_MAX_CONCURRENT_ACTIONS = 20
-ESCALATIONS = ('kill', 'reset')
-# Actions whose repeat changes nothing the first did (see the module docstring), and how often one may go out.
-REPEATABLE_ACTIONS = ('poweron', 'poweroff', 'kill')
-MAX_SENDS = 3
-MARK_STOPPED_ACTION = 'mark_stopped'
-
+# Snapshots before kills taken at once (each one's own retries and read-backs run in its thread).
+SNAPSHOT_WORKERS = 16
 # What each wanted state leaves a VM as, for the diff of check mode.
 _TARGET_POWER_STATE = {'running': 'running', 'restarted': 'running', 'stopped': 'stopped'}
 
@@ -67,6 +65,17 @@ class ClientOps:
     def send(self, row, action, params):
         send_action(self.client, row, action, params)
 
+    def snapshot(self, row, spec):
+        """Take the snapshot before a kill (read back and sent again through faults, see snapshots.py); return its result dict."""
+        taken, _note = take_snapshot_safely(
+            self.client, row, spec['name'], Persistence(retry_timeout=spec.get('retry_timeout', 60)),
+            expires=expiry_time(int(spec.get('expires', 0)), time.time()), description=spec.get('description') or '')
+        return snapshot_result(taken)
+
+    def send_width(self):
+        """How many actions may be in flight at once: the client's pacer says (fewer when VergeOS throttles)."""
+        return self.client.pacer.concurrency
+
     def mark_stopped(self, row):
         mark_stopped(self.client, row, read_status_row(self.client, row))
 
@@ -84,47 +93,20 @@ class ClientOps:
         return self._nodes[node]
 
 
-@dataclass
-class _Track:
-    """One VM's way through the engine."""
-
-    row: dict
-    previous: str
-    actions: list = field(default_factory=list)
-    failed_posts: dict = field(default_factory=dict)  # action -> the VergeOSError of its last failed POST
-    sends: dict = field(default_factory=dict)  # action -> POSTs sent (failed ones included)
-    escalated: bool = False
-    deadline: float | None = None
-    timeout: float | None = None  # this VM's own wait_timeout (None: the task's)
-    mode: str = 'plan'  # 'plan', 'escalate' or 'mark' (what the next wave does with it)
-    fresh: bool = True
-    replan: bool = False
-    done: bool = False
-    changed: bool = False
-    failed: bool = False
-    timed_out: bool = False
-    msg: str = ''
-    elapsed: float = 0.0
-
-    @property
-    def key(self):
-        return self.row['$key']
-
-
-def _finish(track, now, start, msg, *, failed=False, timed_out=False):
-    track.done, track.failed, track.timed_out, track.msg = True, failed, timed_out, msg
-    track.elapsed = round(max(0.0, now - start), 3)
-
-
-def _vm_entry(track, changed=None):
-    entry = vm_result(track.row)
-    entry.update(previous_power_state=track.previous, actions=list(track.actions), escalated=track.escalated,
-                 elapsed=float(track.elapsed), changed=bool(track.actions) if changed is None else changed,
-                 failed=track.failed, timed_out=track.timed_out, msg=track.msg)
+def _vm_entry(record, row, changed=None):
+    entry = vm_result(row)
+    entry.update(previous_power_state=record.previous, actions=list(record.actions), escalated=record.escalated,
+                 elapsed=float(record.elapsed), changed=bool(record.actions or record.snapshot) if changed is None else changed,
+                 failed=record.failed, timed_out=record.timed_out, msg=record.msg, snapshot=record.snapshot)
     return entry
 
 
+# A task's message names at most this many failed VMs, one a line (every VM is in ``vms`` anyway).
+MSG_FAILED_LINES = 50
+
+
 def _summary(entries, state, check_mode):
+    """Return the task's message: one line of counts, then each failed VM on a line of its own."""
     failed = [entry for entry in entries if entry['failed']]
     late = [entry for entry in entries if entry['timed_out'] and not entry['failed']]
     changed = [entry for entry in entries if entry['changed']]
@@ -132,41 +114,47 @@ def _summary(entries, state, check_mode):
         return entries[0]['msg']
     words = '%d VM(s) %s %s: %d changed' % (len(entries), 'would be' if check_mode else 'wanted', state, len(changed))
     if failed:
-        words += ', %d failed (%s)' % (len(failed), '; '.join('%s: %s' % (describe_vm(e), e['msg']) for e in failed[:5]))
+        words += ', %d failed' % len(failed)
     if late:
         words += ', %d missed the deadline (%s)' % (len(late), ', '.join(describe_vm(e) for e in late[:10]))
-    return words
+    lines = [words] + ['%s: %s' % (describe_vm(entry), entry['msg']) for entry in failed[:MSG_FAILED_LINES]]
+    if len(failed) > MSG_FAILED_LINES:
+        lines.append('... and %d more failed VM(s): see vms' % (len(failed) - MSG_FAILED_LINES))
+    return '\n'.join(lines)
 
 
-def _result(tracks, state, check_mode, single, after=None):
-    entries = [_vm_entry(track, None if after is None else after[track.key][1]) for track in tracks]
+def _result(records, rows, first_rows, options, *, single, after=None):
+    """Return the module result; ``after`` ({key: (predicted power state, changed)}) only in check mode."""
+    check_mode = after is not None
+    entries = [_vm_entry(record, rows[record.key], after[record.key][1] if check_mode else None) for record in records]
     result = {
         'changed': any(entry['changed'] for entry in entries),
         'failed': any(entry['failed'] for entry in entries),
         'vms': entries,
         'timed_out': [entry['name'] for entry in entries if entry['timed_out']],
-        'msg': _summary(entries, state, check_mode),
+        'msg': _summary(entries, options.state, check_mode),
         'diff': {
-            'before': {'vms': {str(track.row.get('name')): track.previous for track in tracks}},
-            'after': {'vms': {str(entry['name']): (after[entry['id']][0] if after else entry['power_state']) for entry in entries}},
+            'before': {'vms': {str(first_rows[record.key].get('name')): record.previous for record in records}},
+            'after': {'vms': {str(entry['name']): (after[entry['id']][0] if check_mode else entry['power_state']) for entry in entries}},
         },
     }
     return with_top_level(result, entries, single)
 
 
-def _check_run(tracks, state, force, single):
+def _check_run(records, rows, options, single):
     """Check mode: the plan of a real run from the same read; nothing is sent."""
-    after = {}
-    for track in tracks:
-        plan = plan_power(track.row.get('status'), track.row.get('running'), state, force)
+    after, finished = {}, []
+    for record in records:
+        row = rows[record.key]
+        plan = plan_power(row.get('status'), row.get('running'), options.state, options.force)
         if plan.decision == REFUSE:
-            _finish(track, 0, 0, 'would fail: %s' % plan.reason, failed=True)
-            after[track.key] = (track.previous, False)
+            finished.append(finish(record, record.started, 'would fail: %s' % plan.reason, failed=True))
+            after[record.key] = (record.previous, False)
             continue
-        _finish(track, 0, 0, ('would %s: %s' % ('act' if plan.changed else 'wait', plan.reason)) if plan.decision != NOOP else plan.reason)
-        predicted = track.previous if plan.decision == NOOP else _TARGET_POWER_STATE[state]
-        after[track.key] = (predicted, plan.changed)
-    return _result(tracks, state, True, single, after)
+        msg = ('would %s: %s' % ('act' if plan.changed else 'wait', plan.reason)) if plan.decision != NOOP else plan.reason
+        finished.append(finish(record, record.started, msg))
+        after[record.key] = (record.previous if plan.decision == NOOP else _TARGET_POWER_STATE[options.state], plan.changed)
+    return _result(finished, rows, rows, options, single=single, after=after)
 
 
 def _seconds(value):
@@ -212,238 +200,210 @@ def per_vm_timeouts(rows, wait_timeouts):
     return found
 
 
-def power_vms(client, state, *, selection=None, force=False, on_timeout='fail', wait=True, wait_timeout=DEFAULT_WAIT_TIMEOUT,
-              wait_timeouts=None, poll_interval=DEFAULT_POLL_INTERVAL, max_targets=DEFAULT_MAX_TARGETS,
-              max_concurrent_actions=DEFAULT_MAX_CONCURRENT_ACTIONS, unsafe_mark_stopped=False, preferred_node=None,
-              wait_for_agent=False, check_mode=False, clock=time.monotonic, sleep=time.sleep, ops=None):
-    """Bring the selected VMs to ``state`` ('running', 'stopped', 'restarted'); return the module result dict.
+def power_vms(client, options, *, selection=None, max_targets=DEFAULT_MAX_TARGETS, wait_timeouts=None, check_mode=False,
+              clock=time.monotonic, sleep=time.sleep, rand=random.random, ops=None, progress=None):
+    """Bring the selected VMs to ``options.state``; return the module result dict.
 
-    ``selection``: keyword arguments of ``vms.select_vms`` (``argspec.selection_from_params``);
-    ``max_targets`` applies to filter selections only. ``wait_timeouts`` ({VM name or id:
-    seconds}) overrides ``wait_timeout`` per VM (see ``per_vm_timeouts``). Raises VergeOSError when the
-    selection fails (no VM was touched then); a VM that fails later is reported in
-    ``vms`` with ``failed`` true and makes the result's ``failed`` true.
+    ``options``: a ``policy.PowerOptions`` (validated when built). ``selection``: keyword
+    arguments of ``vms.select_vms`` (``argspec.selection_from_params``); ``max_targets``
+    applies to filter selections only. ``wait_timeouts`` ({VM name or id: seconds})
+    overrides ``options.wait_timeout`` per VM (see ``per_vm_timeouts``). ``progress``, when
+    given, is called once per round with ``progress_report()``'s dict. Raises VergeOSError
+    when the selection fails (no VM was touched then); a VM that fails later is reported
+    in ``vms`` with ``failed`` true and makes the result's ``failed`` true.
     """
-    if on_timeout not in ON_TIMEOUT:
-        raise VergeOSError('on_timeout must be one of %s, not %r' % (', '.join(ON_TIMEOUT), on_timeout))
-    if max_concurrent_actions is None or max_concurrent_actions < 1:
-        raise VergeOSError('max_concurrent_actions must be 1 or more')
-    if wait_for_agent and state != 'running':
-        raise VergeOSError('wait_for_agent applies to state=running only, not %s' % state)
-    plan_power('stopped', False, state)  # validates the wanted state before any request
     ops = ops or ClientOps(client)
     selection = dict(selection or {})
     single = is_single(selection)
     rows = ops.select(max_targets=max_targets, **selection)
     timeouts = per_vm_timeouts(rows, wait_timeouts)
-    tracks = [_Track(row=row, previous=power_state_of(row.get('status')), timeout=timeouts.get(row['$key'])) for row in rows]
+    now = clock()
+    records = [new_record(row, timeouts.get(row['$key'], options.wait_timeout), now, power_state_of(row.get('status'))) for row in rows]
+    first = {row['$key']: row for row in rows}
     if check_mode:
-        return _check_run(tracks, state, force, single)
-    engine = _Engine(ops, state, force=force, on_timeout=on_timeout, wait=wait, wait_timeout=wait_timeout, poll_interval=poll_interval,
-                     max_concurrent=max_concurrent_actions, unsafe_mark_stopped=unsafe_mark_stopped, preferred_node=preferred_node,
-                     wait_for_agent=wait_for_agent, clock=clock, sleep=sleep)
-    engine.run(tracks)
-    return _result(tracks, state, False, single)
+        return _check_run(records, first, options, single)
+    engine = _Engine(ops, options, clock=clock, sleep=sleep, rand=rand, progress=progress)
+    records = engine.run(records, dict(first))
+    return _result(records, engine.latest, first, options, single=single)
 
 
-def _resend_refusal(track, action, escalating):
-    """Return why ``action`` must not be sent to this VM now, or '' when it may be."""
-    error = track.failed_posts.get(action)
-    if error is None:
-        if action in track.actions and not escalating:
-            return '%s was sent already and is wanted again (status %s); it is not sent twice' % (action, track.row.get('status'))
-        return ''
-    if action not in REPEATABLE_ACTIONS or not is_transient(error.status):
-        return '%s was not confirmed and is not re-sent: %s' % (action, error)
-    if track.sends.get(action, 0) >= MAX_SENDS:
-        return '%s failed %d times: %s' % (action, track.sends[action], error)
-    return ''
+def progress_report(records, rows, now, throttled=0):
+    """Return what a progress line says about a task still waiting: counts per power state, VMs waited for, time left."""
+    active = [record for record in records if not record.done]
+    states = {}
+    for record in active:
+        state = power_state_of(rows[record.key].get('status'))
+        states[state] = states.get(state, 0) + 1
+    deadlines = [record.deadline for record in active if record.deadline is not None]
+    return {
+        'waiting': len(active),
+        'done': len(records) - len(active),
+        'failed': sum(1 for record in records if record.failed),
+        'states': dict(sorted(states.items())),
+        'nearest_deadline': round(max(0.0, min(deadlines) - now), 1) if deadlines else None,
+        'retries': sum(record.retries for record in records),
+        'throttled': throttled,
+    }
 
 
 class _Engine:
-    """The waves of a real run (state kept here so the steps stay small)."""
+    """Rounds of read, decide, send and sleep (the state of one run; every decision is policy.decide)."""
 
-    def __init__(self, ops, state, *, force, on_timeout, wait, wait_timeout, poll_interval, max_concurrent, unsafe_mark_stopped,
-                 preferred_node, wait_for_agent, clock, sleep):
-        self.ops, self.state, self.force, self.on_timeout, self.wait = ops, state, bool(force), on_timeout, wait
-        self.wait_timeout, self.poll_interval, self.max_concurrent = float(wait_timeout), float(poll_interval), max_concurrent
-        self.unsafe_mark_stopped, self.preferred_node, self.wait_for_agent = unsafe_mark_stopped, preferred_node, wait_for_agent
-        self.clock, self.sleep = clock, sleep
-        self.start = clock()
+    def __init__(self, ops, options, *, clock, sleep, rand, progress):
+        self.ops, self.options = ops, options
+        self.clock, self.sleep, self.rand, self.progress = clock, sleep, rand, progress
+        self.latest = {}
+        # With wait: false a VM is done once its action is acknowledged, but keeps its slot of the
+        # window until it is seen at its target: {key: (target, until)}.
+        self.holding = {}
+        # Snapshots before kills run beside the rounds ({key: future}), so one VM's snapshot never holds the others' deadlines.
+        self.snapshots = {}
+        self._pool = None
 
-    def run(self, tracks):
-        queue = list(tracks)
-        while queue:
-            self._refresh([track for track in queue if not track.fresh])
-            queue = [track for track in queue if not track.done]
-            waiting, later = {}, []
-            sent = 0
-            for track in queue:
-                target, counts = self._step(track, sent < self.max_concurrent)
-                sent += counts
-                if target is not None:
-                    agent = target == 'running' and not track.replan and self._agent_wanted(track)
-                    waiting[track.key] = WaitTarget(target, track.deadline, agent=agent)
-                elif not track.done:
-                    later.append(track)
-            queue = later + self._wait(tracks, waiting)
-
-    def _refresh(self, stale):
-        """Read the VMs whose row is not fresh: ONE read for all of them."""
-        if not stale:
-            return
+    def run(self, records, rows):
         try:
-            rows = self.ops.read(sorted(track.key for track in stale))
+            return self._rounds(records, rows)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+    def _rounds(self, records, rows):
+        self.latest = rows
+        order = [record.key for record in records]
+        records = {record.key: record for record in records}
+        fresh = dict(rows)
+        while True:
+            self._collect_snapshots(records)
+            now = self.clock()
+            sends, marks = [], []
+            for key in sorted(records):
+                records[key], step = decide(records[key], fresh.get(key), now, self.options)
+                if step == SEND_ACTION:
+                    sends.append(key)
+                elif step == MARK_STOPPED:
+                    marks.append(key)
+                elif step == TAKE_SNAPSHOT:
+                    self._start_snapshot(key)
+            self._release(fresh, now)
+            self._send(records, sends)
+            for key in marks:
+                records[key] = self._mark(records[key])
+            active = sorted(key for key, record in records.items() if not record.done)
+            if not active:
+                # The slots held by VMs finished without waiting matter only to VMs still waiting for one.
+                return [records[key] for key in order]
+            if self.progress is not None:
+                self.progress(progress_report(list(records.values()), self.latest, self.clock(), self._throttled()))
+            wake = next_event([records[key] for key in active], now, self.options)
+            pause = wake - self.clock()
+            if pause > 0:
+                self.sleep(pause)
+            fresh = self._read(records, sorted(set(active) | set(self.holding)))
+
+    def _throttled(self):
+        pacer = getattr(getattr(self.ops, 'client', None), 'pacer', None)
+        return pacer.throttle_signals if pacer is not None else 0
+
+    def _read(self, records, keys):
+        """ONE read (a request per chunk of keys) for every VM still in play; a failure costs the round."""
+        try:
+            fresh = self.ops.read(keys)
         except VergeOSError as exc:
-            for track in stale:
-                _finish(track, self.clock(), self.start, 'could not read the VM again: %s' % exc, failed=True)
-            return
-        for track in stale:
-            row = rows.get(track.key)
-            if row is None:
-                _finish(track, self.clock(), self.start, 'the VM no longer exists', failed=True)
+            now = self.clock()
+            for key in keys:
+                if key in records:
+                    records[key] = after_failed_read(records[key], now, exc, self.options)
+            return {}
+        now = self.clock()
+        for key in keys:
+            if key in fresh:
+                self.latest[key] = fresh[key]
+            elif key in records and not records[key].done:
+                records[key] = finish(records[key], now, 'the VM no longer exists', failed=True)
+        return fresh
+
+    def _slots_taken(self, records):
+        """Return the VMs holding a slot of the window now (VergeOS's own queue holds none)."""
+        taken = sum(1 for record in records.values() if record.holds_slot(self.latest.get(record.key), self.options))
+        return taken + sum(1 for key in self.holding if not is_queued(self.latest.get(key)))
+
+    def _send(self, records, keys):
+        """Send the due actions: queued VMs wait for a slot of the window; the others go out, several in flight at once."""
+        taken = self._slots_taken(records)
+        going = []
+        for key in keys:
+            record = records[key]
+            window = self.options.window_for(record.action)
+            if window is not None and record.sends == 0 and taken >= window:
+                continue  # queued: decided again from the next round's read, when a slot may be free
+            if record.sends == 0 and window is not None:
+                taken += 1
+            going.append(record)
+        node = self._preferred_node(records, going)
+        while going:
+            width = max(1, self.ops.send_width())
+            batch, going = going[:width], going[width:]
+            if width == 1 or len(batch) == 1:
+                sent = [self._send_one(record, node) for record in batch]
             else:
-                track.row, track.fresh = row, True
+                with concurrent.futures.ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix='vergeos-send') as pool:
+                    sent = list(pool.map(lambda record: self._send_one(record, node), batch))
+            for record in sent:
+                records[record.key] = record
+                if record.done and record.actions and self.options.window_for(record.action) is not None and not record.failed:
+                    self.holding[record.key] = (record.target, self.clock() + record.timeout)
 
-    def _step(self, track, may_send):  # noqa: PLR0911 (one return per plan decision)
-        """Decide for one VM of a wave; return (what to wait for or None, number of actions sent)."""
-        if track.mode == 'mark':
-            return self._mark(track), 0
-        escalating = track.mode == 'escalate'
-        plan = plan_power(track.row.get('status'), track.row.get('running'), self.state, self.force or escalating)
-        escalation_left = plan.action not in track.actions or plan.action in track.failed_posts
-        if escalating and not (plan.decision == ACT and plan.action in ESCALATIONS and escalation_left):
-            self._timed_out(track, 'not %s by the deadline and no escalation applies (status %s)' % (self.state, track.row.get('status')))
-            return None, 0
-        if plan.decision == REFUSE:
-            _finish(track, self.clock(), self.start, plan.reason, failed=True)
-            return None, 0
-        if plan.decision == NOOP:
-            if self.wait and self._agent_wanted(track) and not track.row.get('agent_version'):
-                self._start_clock(track)  # on already, but its agent has not answered yet: only waited for
-                track.replan = False
-                return 'running', 0
-            _finish(track, self.clock(), self.start, ('%s after %s' % (self.state, ', '.join(track.actions))) if track.actions else plan.reason)
-            return None, 0
-        if plan.decision == WAIT:
-            if not self.wait:
-                _finish(track, self.clock(), self.start, '%s; not waiting' % plan.reason)
-                return None, 0
-            self._start_clock(track)
-            track.replan = False
-            return plan.target, 0
-        if plan.decision == WAIT_THEN_ACT:
-            self._start_clock(track)
-            track.replan = True
-            return 'settled', 0
-        if not may_send:
-            track.fresh = False  # planned again from a fresh read in the next wave
-            return None, 0
-        return self._act(track, plan, escalating)
-
-    def _timeout_of(self, track):
-        return self.wait_timeout if track.timeout is None else track.timeout
-
-    def _agent_wanted(self, track):
-        """Whether to wait for this VM's guest agent too (only VMs with the agent enabled can answer)."""
-        return self.wait_for_agent and bool(track.row.get('guest_agent'))
-
-    def _start_clock(self, track):
-        if track.deadline is None:
-            track.deadline = self.clock() + self._timeout_of(track)
-
-    def _act(self, track, plan, escalating):
-        refusal = _resend_refusal(track, plan.action, escalating)
-        if refusal:
-            _finish(track, self.clock(), self.start, refusal, failed=True)
-            return None, 0
-        params = dict(plan.params)
-        if plan.action == 'poweron' and self.preferred_node is not None:
-            try:
-                params['preferred_node'] = self.ops.node_key(self.preferred_node)
-            except VergeOSError as exc:
-                _finish(track, self.clock(), self.start, str(exc), failed=True)
-                return None, 0
-        track.sends[plan.action] = track.sends.get(plan.action, 0) + 1
-        try:
-            self.ops.send(track.row, plan.action, params or None)
-        except VergeOSError as exc:
-            # Maybe VergeOS acted anyway: read again and plan (_resend_refusal says whether it may go out again).
-            track.failed_posts[plan.action] = exc
-            track.fresh = False
-            if is_transient(exc.status) and plan.action not in track.actions:
-                # No definite answer: it may have been carried out, so it counts as sent (and the VM as changed,
-                # as Ansible's convention wants for "may have changed"). A 4xx says it was not.
-                track.actions.append(plan.action)
-            return None, 1
-        if plan.action not in track.actions:
-            track.actions.append(plan.action)
-        track.failed_posts.pop(plan.action, None)
-        if escalating:
-            track.escalated = True
-            track.deadline = None
-        track.mode = 'plan'
-        self._start_clock(track)
-        if plan.final and not self.wait:
-            _finish(track, self.clock(), self.start, '%s sent; not waiting (%s)' % (plan.action, plan.reason))
-            return None, 1
-        track.replan = not plan.final
-        return plan.target, 1
-
-    def _mark(self, track):
-        try:
-            self.ops.mark_stopped(track.row)
-        except VergeOSError as exc:
-            _finish(track, self.clock(), self.start, 'still not stopped after kill; unsafe_mark_stopped could not mark it: %s' % exc, failed=True)
+    def _preferred_node(self, records, going):
+        """Return the node key for power-ons (None without preferred_node); a node that does not resolve fails those VMs."""
+        if self.options.preferred_node is None or not any(record.action == 'poweron' for record in going):
             return None
-        track.actions.append(MARK_STOPPED_ACTION)
-        track.mode, track.replan = 'plan', False
-        track.deadline = self.clock() + self._timeout_of(track)
-        return 'stopped'
+        try:
+            return self.ops.node_key(self.options.preferred_node)
+        except VergeOSError as exc:
+            for record in [record for record in going if record.action == 'poweron']:
+                records[record.key] = finish(record, self.clock(), str(exc), failed=True)
+                going.remove(record)
+            return None
 
-    def _wait(self, tracks, waiting):
-        """Wait for one wave; return the VMs for the next wave."""
-        if not waiting:
-            return []
-        started = self.clock()
-        outcomes = wait_for(self.ops.read, waiting, clock=self.clock, sleep=self.sleep, interval=self.poll_interval)
-        by_key = {track.key: track for track in tracks}
-        again = []
-        for key, outcome in sorted(outcomes.items()):
-            track = by_key[key]
-            # When this VM's wait ended (reached, deadline...), not when the slowest of the wave did.
-            at = started + outcome.elapsed
-            if outcome.row is not None:
-                track.row = outcome.row
-            if outcome.outcome == REACHED:
-                if track.replan:
-                    track.fresh, track.replan = True, False
-                    again.append(track)
-                else:
-                    _finish(track, at, self.start, '%s (%s)' % (self.state, ', '.join(track.actions) or 'no action needed'))
-            elif outcome.outcome == TIMEOUT:
-                if self._after_timeout(track, outcome.reason, at):
-                    again.append(track)
-            elif outcome.outcome == MOVED_AWAY:
-                _finish(track, at, self.start, 'after %s: %s' % (', '.join(track.actions) or 'waiting', outcome.reason), failed=True)
-            else:
-                _finish(track, at, self.start, outcome.reason, failed=True)
-        return again
+    def _send_one(self, record, node):
+        params = dict(record.params)
+        if record.action == 'poweron' and node is not None:
+            params['preferred_node'] = node
+        error = None
+        try:
+            self.ops.send(self.latest[record.key], record.action, params or None)
+        except VergeOSError as exc:
+            error = exc
+        return after_send(record, self.clock(), error, self.options, self.rand)
 
-    def _after_timeout(self, track, reason, at):
-        """Return whether the VM goes on (escalation or the last resort) after missing its deadline."""
-        if self.unsafe_mark_stopped and self.state == 'stopped' and 'kill' in track.actions and MARK_STOPPED_ACTION not in track.actions:
-            track.mode, track.fresh = 'mark', True
-            return True
-        if self.on_timeout == 'force' and not track.escalated:
-            track.mode, track.fresh = 'escalate', True
-            return True
-        self._timed_out(track, reason, at)
-        return False
+    def _mark(self, record):
+        error = None
+        try:
+            self.ops.mark_stopped(self.latest[record.key])
+        except VergeOSError as exc:
+            error = exc
+        return after_mark(record, self.clock(), error, self.options)
 
-    def _timed_out(self, track, reason, at=None):
-        at = self.clock() if at is None else at
-        if self.on_timeout == 'report':
-            _finish(track, at, self.start, 'missed the deadline (reported, not failed): %s' % reason, timed_out=True)
-        else:
-            _finish(track, at, self.start, reason, failed=True, timed_out=True)
+    def _start_snapshot(self, key):
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=SNAPSHOT_WORKERS, thread_name_prefix='vergeos-snapshot')
+        self.snapshots[key] = self._pool.submit(self.ops.snapshot, self.latest[key], self.options.snapshot_before_kill)
+
+    def _collect_snapshots(self, records):
+        """Hand the snapshots that are done to the policy (the kill is then decided from the next fresh read)."""
+        for key, future in list(self.snapshots.items()):
+            if not future.done():
+                continue
+            del self.snapshots[key]
+            try:
+                taken, error = future.result(), None
+            except VergeOSError as exc:
+                taken, error = None, exc
+            records[key] = after_snapshot(records[key], self.clock(), taken, error)
+
+    def _release(self, fresh, now):
+        """Free the slots of VMs finished without waiting once they are seen at their target (or their time is up)."""
+        for key, (target, until) in list(self.holding.items()):
+            row = fresh.get(key)
+            if now >= until or (row is not None and reached(row.get('status'), row.get('running'), target)):
+                del self.holding[key]

@@ -2,24 +2,72 @@
 # Copyright: vergeos.power contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Machine snapshots of VMs (for a snapshot before a kill): list, plan, take (sent once), delete.
+"""Machine snapshots of VMs (for a snapshot before a kill): list, plan, take, delete, through faults.
 
 A VM's snapshots are rows of ``machine_snapshots`` owned by the VM's *machine* key.
-``POST machine_snapshots`` is never re-sent: after an error or no answer the VM's
-snapshots are read again and the snapshot counts as taken only if it is there.
+
+A write (``POST machine_snapshots``, ``DELETE machine_snapshots/<key>``) that gets a
+definite refusal (a 4xx, or 501, 505, 507) fails the VM at once and is never sent
+again. One without a definite answer (no answer, a dropped connection, 429, another
+5xx) may have been carried out: BEFORE anything is sent again the VM's snapshots are
+read back, for up to ``visible_grace`` seconds (a new snapshot may show up a little
+after the answer); if the write shows, it is done and not sent again. Otherwise it
+is sent again after the power engine's backoff (``policy.resend_delay``, the
+server's Retry-After honoured) while ``retry_timeout`` seconds from the first send
+allow, else the VM fails with the last error and the number of sends.
+
+The risk that remains: a snapshot that shows only after the grace period is taken
+twice (two snapshots of that name). ``present`` is idempotent by name, so the next
+run reports it as there; ``absent`` removes every snapshot of the name.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.policy import resend_delay
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, list_rows, read_by_keys
 from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
+from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 from ansible_collections.vergeos.power.plugins.module_utils.vms import is_single, select_vms
 
 SNAPSHOT_FIELDS = ('$key', 'name', 'description', 'created', 'expires', 'quiesced', 'created_manually', 'machine')
 CREATE, DELETE, NOTHING = 'create', 'delete', 'nothing'
+_DELETED, _GONE, _ALREADY_GONE = 'deleted', 'gone', 'already gone'
+# Seconds a write without a definite answer is sent again for, counted from its first send (0: sent once).
+DEFAULT_RETRY_TIMEOUT = 60
+# Seconds the read-back after such a write waits for a snapshot that shows up late, and between its reads.
+DEFAULT_VISIBLE_GRACE = 5.0
+READ_BACK_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """How long a snapshot write is pursued through faults, and the clock, sleep and dice it uses (fakes in tests).
+
+    ``retry_timeout``: seconds from a VM's first send during which a write without a definite
+    answer may be sent again (0: sent once). ``visible_grace``: seconds the read-back after
+    such a write waits for the snapshot to show, one read every ``read_interval`` seconds.
+    ``clock`` is a monotonic clock (deadlines), ``rand()`` in [0, 1) the backoff's jitter.
+    """
+
+    retry_timeout: float = DEFAULT_RETRY_TIMEOUT
+    visible_grace: float = DEFAULT_VISIBLE_GRACE
+    read_interval: float = READ_BACK_INTERVAL
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    rand: Callable[[], float] = random.random
+
+    def max_reads(self):
+        """The most reads one read-back makes: the first, then one per interval of the grace."""
+        if self.visible_grace <= 0:
+            return 1
+        return 1 + int(math.ceil(self.visible_grace / max(self.read_interval, 0.001)))
 
 
 def _ordered(rows):
@@ -78,7 +126,7 @@ def expiry_time(expires_in, now):
 
 
 def take_snapshot(client, vm, name, *, expires, description='', quiesce=False):
-    """POST a manual snapshot (sent once, never re-sent) and return its key, or None when the answer names none.
+    """Send one POST for a manual snapshot and return its key, or None when the answer names none (no retry here).
 
     ``expires`` (unix time, 0 = never) is always sent: left out, VergeOS applies its own default.
     """
@@ -90,42 +138,124 @@ def take_snapshot(client, vm, name, *, expires, description='', quiesce=False):
     return answer.get('$key') if isinstance(answer, dict) else None
 
 
-def take_snapshot_once(client, vm, name, *, expires, description='', quiesce=False):
-    """Take a snapshot; after a failed POST read the VM's snapshots again instead of sending it twice.
+class _Pursuit:
+    """One VM's snapshot writes through faults: the deadline (from the VM's first send) and the sends of the current write."""
 
-    Returns (snapshot row or None, note): the row when the POST succeeded (None if the
-    answer named no key), or the row found by the read after an error (note says so).
-    Raises the POST's VergeOSError when the read shows no snapshot of that name.
+    def __init__(self, persistence):
+        self.persistence = persistence
+        self.sends = 0
+        self.deadline = None
+
+    def _look(self, seen):
+        """Read back until ``seen()`` returns something or the grace is spent; a failed read counts as not seen."""
+        patience = self.persistence
+        start = patience.clock()
+        for read in range(patience.max_reads()):
+            if read:
+                left = start + patience.visible_grace - patience.clock()
+                if left <= 0:
+                    break
+                patience.sleep(min(patience.read_interval, left))
+            try:
+                found = seen()
+            except VergeOSError:
+                found = None
+            if found:
+                return found
+        return None
+
+    def run(self, write, seen, what):
+        """Return (write()'s answer or seen()'s, note): ``write`` sent until acknowledged or seen done, within the deadline.
+
+        Raises the VergeOSError of a definite refusal at once (never sent again), or one that
+        names the last error and the number of sends when the deadline leaves no other try.
+        """
+        patience = self.persistence
+        self.sends = 0
+        first = patience.clock()
+        if self.deadline is None:
+            self.deadline = first + max(0.0, float(patience.retry_timeout))
+        while True:
+            self.sends += 1
+            try:
+                answer = write()
+            except VergeOSError as exc:
+                if not is_transient(exc.status):
+                    raise self._refused(exc) from None
+                error, answered = exc, patience.clock()
+            else:
+                return answer, ('' if self.sends == 1 else 'acknowledged at send %d (the earlier sends got no definite answer and '
+                                                            'the read-back did not show them)' % self.sends)
+            found = self._look(seen)
+            if found:
+                which = '' if self.sends == 1 else ' (send %d)' % self.sends
+                return found, 'the request%s got no definite answer (%s) but %s; it was not sent again' % (which, error, what)
+            due = answered + resend_delay(self.sends, error.retry_after, patience.rand)
+            if patience.retry_timeout <= 0 or due > self.deadline:
+                raise self._given_up(error, patience.clock() - first) from None
+            patience.sleep(max(0.0, due - patience.clock()))
+
+    def _refused(self, error):
+        if self.sends == 1:
+            return error
+        return VergeOSError('%s (refused at send %d; the earlier sends got no definite answer)' % (error.message, self.sends),
+                            error.status, error.attempted, retry_after=error.retry_after)
+
+    def _given_up(self, error, elapsed):
+        patience = self.persistence
+        if patience.retry_timeout <= 0:
+            why = 'retry_timeout 0 sends it once'
+        else:
+            why = 'no send is left within retry_timeout (%gs)' % patience.retry_timeout
+        return VergeOSError('%s; %d send(s) in %.1fs got no definite answer and the read-back (%gs) did not show it done; %s'
+                            % (error.message, self.sends, elapsed, patience.visible_grace, why),
+                            error.status, error.attempted, retry_after=error.retry_after)
+
+
+def take_snapshot_safely(client, vm, name, persistence, *, expires, description='', quiesce=False):
+    """Take a snapshot through faults (see the module's docstring): read back before any second send.
+
+    Returns (snapshot row, note): {'$key', 'name'} when a POST was acknowledged (key None if
+    the answer named none), or the row the read-back found (the note says it was not sent
+    again). Raises VergeOSError for a refusal, or when the deadline is spent.
     """
-    try:
-        return {'$key': take_snapshot(client, vm, name, expires=expires, description=description, quiesce=quiesce), 'name': name}, ''
-    except VergeOSError as exc:
-        try:
-            found = named(list_snapshots(client, vm), name)
-        except VergeOSError:
-            found = []
-        if not found:
-            raise
-        return found[-1], 'the request failed (%s) but the snapshot was taken; it was not sent again' % exc
+    def write():
+        return {'$key': take_snapshot(client, vm, name, expires=expires, description=description, quiesce=quiesce), 'name': name}
+
+    def seen():
+        found = named(list_snapshots(client, vm), name)
+        return found[-1] if found else None
+    return _Pursuit(persistence).run(write, seen, 'the snapshot was taken')
 
 
 def delete_snapshot(client, key):
     client.delete('machine_snapshots/%s' % key, attempted='deleting snapshot %s' % key)
 
 
-def delete_snapshot_once(client, vm, row):
-    """Delete one snapshot row; after a failure read again and count it deleted only if it is gone. Returns a note."""
-    try:
-        delete_snapshot(client, row['$key'])
-        return ''
-    except VergeOSError as exc:
+def delete_snapshot_safely(client, vm, row, persistence, pursuit=None):
+    """Delete one snapshot row through faults: after no definite answer, read back; sent again only while it is there.
+
+    Returns a note. ``pursuit`` (one per VM) shares the VM's deadline between its deletes.
+    A 404 to a second send means an earlier one was carried out: the snapshot is gone.
+    """
+    pursuit = pursuit or _Pursuit(persistence)
+    key = row['$key']
+
+    def write():
         try:
-            still = [other for other in list_snapshots(client, vm) if other.get('$key') == row['$key']]
-        except VergeOSError:
-            still = [row]
-        if still:
+            delete_snapshot(client, key)
+        except VergeOSError as exc:
+            if exc.status == 404 and pursuit.sends > 1:
+                return _ALREADY_GONE
             raise
-        return 'the request failed (%s) but the snapshot is gone' % exc
+        return _DELETED
+
+    def seen():
+        return _GONE if not [other for other in list_snapshots(client, vm) if other.get('$key') == key] else None
+    answer, note = pursuit.run(write, seen, 'the snapshot is gone')
+    if answer == _ALREADY_GONE:
+        return 'send %d of the delete answered 404: an earlier send had removed snapshot %s' % (pursuit.sends, key)
+    return note
 
 
 def _entry(vm, *, snapshot=None, removed=(), changed=False, failed=False, msg=''):
@@ -139,10 +269,10 @@ def _remove(client, vm, concerned, job):
     removed = [snapshot_result(row) for row in concerned]
     if job['check_mode']:
         return _entry(vm, removed=removed, changed=True, msg='would remove %d snapshot(s) %r' % (len(concerned), job['name'])), False
-    notes = []
+    notes, pursuit = [], _Pursuit(job['persistence'])
     for index, row in enumerate(concerned):
         try:
-            notes.append(delete_snapshot_once(client, vm, row))
+            notes.append(delete_snapshot_safely(client, vm, row, job['persistence'], pursuit))
         except VergeOSError as exc:
             return _entry(vm, removed=removed[:index], changed=index > 0, failed=True, msg=str(exc)), index > 0
     msg = '; '.join(['removed %d snapshot(s) %r' % (len(concerned), job['name'])] + [note for note in notes if note])
@@ -157,7 +287,7 @@ def _take(client, vm, job):
                      'expires': options['expires'], 'quiesced': options['quiesce'], 'created_manually': True}
         return _entry(vm, snapshot=predicted, changed=True, msg='would take snapshot %r' % name), False
     try:
-        row, note = take_snapshot_once(client, vm, name, **options)
+        row, note = take_snapshot_safely(client, vm, name, job['persistence'], **options)
     except VergeOSError as exc:
         return _entry(vm, failed=True, msg=str(exc)), False
     return _entry(vm, snapshot=snapshot_result(row), changed=True, msg='; '.join(filter(None, ['snapshot %r taken' % name, note]))), True
@@ -176,12 +306,14 @@ def _one_vm(client, vm, rows, job):
 
 
 def run_snapshots(client, state, name, *, selection=None, expires_in=0, quiesce=False, description='', max_targets=None,
-                  check_mode=False, clock=time.time):
+                  check_mode=False, clock=time.time, persistence=None):
     """Take (``present``) or remove (``absent``) the snapshot ``name`` of the selected VMs; return the module result dict.
 
     Reads: the selection, then ONE read of every selected VM's snapshots (per chunk), and
     one more after writes (so the result shows what VergeOS holds). Raises VergeOSError
-    when the selection or the first read fails (nothing was sent then).
+    when the selection or the first read fails (nothing was sent then). ``clock`` is the
+    wall clock of ``expires``; ``persistence`` (default: ``Persistence()``) how each VM's
+    writes are pursued through faults, one VM after the other.
     """
     if not isinstance(name, str) or not name.strip():
         raise VergeOSError('a snapshot needs a non-empty name')
@@ -191,7 +323,7 @@ def run_snapshots(client, state, name, *, selection=None, expires_in=0, quiesce=
     single = is_single(selection)
     vms = select_vms(client, max_targets=max_targets, **selection)
     before = snapshots_by_vm(client, vms)
-    job = {'state': state, 'name': name, 'check_mode': check_mode,
+    job = {'state': state, 'name': name, 'check_mode': check_mode, 'persistence': persistence or Persistence(),
            'options': {'expires': expires, 'description': description or '', 'quiesce': bool(quiesce)}}
     entries, wrote = [], False
     for vm in vms:

@@ -22,11 +22,15 @@ from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.plan import WANTED_STATES
-from ansible_collections.vergeos.power.plugins.module_utils.power import (
-    DEFAULT_MAX_CONCURRENT_ACTIONS, DEFAULT_MAX_TARGETS, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, ON_TIMEOUT, power_vms,
+from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
+from ansible_collections.vergeos.power.plugins.module_utils.policy import (
+    DEFAULT_MAX_TARGETS, DEFAULT_POLL_INTERVAL, DEFAULT_PROGRESS_INTERVAL, DEFAULT_WAIT_TIMEOUT, ON_TIMEOUT, PowerOptions,
 )
+from ansible_collections.vergeos.power.plugins.module_utils.power import power_vms
 from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result, with_top_level
-from ansible_collections.vergeos.power.plugins.module_utils.snapshots import run_snapshots
+from ansible_collections.vergeos.power.plugins.module_utils.snapshots import (
+    DEFAULT_RETRY_TIMEOUT, DEFAULT_VISIBLE_GRACE, Persistence, run_snapshots,
+)
 from ansible_collections.vergeos.power.plugins.module_utils.vms import has_selection, is_single, select_vms, vms_by_filters
 
 MUTUALLY_EXCLUSIVE = SELECTION_MUTUALLY_EXCLUSIVE
@@ -56,7 +60,16 @@ def power_argument_spec():
         wait_timeouts={'type': 'dict'},
         poll_interval={'type': 'float', 'default': DEFAULT_POLL_INTERVAL},
         max_targets={'type': 'int', 'default': DEFAULT_MAX_TARGETS},
-        max_concurrent_actions={'type': 'int', 'default': DEFAULT_MAX_CONCURRENT_ACTIONS},
+        kill_timeout={'type': 'int'},
+        snapshot_before_kill={'type': 'dict', 'options': {
+            'name': {'type': 'str', 'required': True},
+            'expires': {'type': 'int', 'default': 86400},
+            'description': {'type': 'str', 'default': 'Taken by vergeos.power before a kill: the guest ignored ACPI past its deadline.'},
+            'retry_timeout': {'type': 'int', 'default': 60},
+        }},
+        max_concurrent_actions={'type': 'int'},
+        max_requests_per_second={'type': 'float'},
+        progress_interval={'type': 'float', 'default': DEFAULT_PROGRESS_INTERVAL},
         unsafe_mark_stopped={'type': 'bool', 'default': False},
         preferred_node={'type': 'str'},
         wait_for_agent={'type': 'bool', 'default': False},
@@ -75,6 +88,8 @@ def snapshot_argument_spec():
         quiesce={'type': 'bool', 'default': False},
         description={'type': 'str', 'default': ''},
         max_targets={'type': 'int', 'default': DEFAULT_MAX_TARGETS},
+        retry_timeout={'type': 'int', 'default': DEFAULT_RETRY_TIMEOUT},
+        visible_grace={'type': 'float', 'default': DEFAULT_VISIBLE_GRACE},
     )
     return spec
 
@@ -110,10 +125,10 @@ def read_vm_results(client, params):
     return results
 
 
-def _guarded(params, act, diff):
+def _guarded(params, act, diff, **client_options):
     """Return act(client) for a client built from params; a VergeOSError becomes a failed result; diff only when asked."""
     try:
-        with client_from_params(params) as client:
+        with client_from_params(params, **client_options) as client:
             result = act(client)
     except VergeOSError as exc:
         return failure(exc)
@@ -134,32 +149,35 @@ def run_info(params, check_mode=False, diff=False):  # pylint: disable=unused-ar
     return _guarded(params, act, diff)
 
 
-def check_power_params(params):
-    """Raise VergeOSError for numbers out of range (the argument spec checks only their types)."""
-    for name in ('max_targets', 'max_concurrent_actions'):
-        if params[name] < 1:
-            raise VergeOSError('%s must be 1 or more, not %s' % (name, params[name]))
-    if params['wait_timeout'] < 0:
-        raise VergeOSError('wait_timeout must be zero or more, not %s' % params['wait_timeout'])
-    if params['poll_interval'] <= 0:
-        raise VergeOSError('poll_interval must be more than zero, not %s' % params['poll_interval'])
+def power_options(params):
+    """Return the PowerOptions of vergeos_vm_power's (validated) parameters; VergeOSError for values out of range."""
+    if params['max_targets'] < 1:
+        raise VergeOSError('max_targets must be 1 or more, not %s' % params['max_targets'])
+    return PowerOptions(
+        state=params['state'], force=params['force'], on_timeout=params['on_timeout'], wait=params['wait'],
+        wait_timeout=params['wait_timeout'], poll_interval=params['poll_interval'],
+        max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
+        preferred_node=params['preferred_node'], wait_for_agent=params['wait_for_agent'],
+        max_requests_per_second=params['max_requests_per_second'], progress_interval=params['progress_interval'],
+        kill_timeout=params['kill_timeout'], snapshot_before_kill=params['snapshot_before_kill'])
 
 
-def run_power(params, check_mode=False, diff=False):
+def run_power(params, check_mode=False, diff=False, progress=None):
     """Do what vergeos_vm_power does with these (validated) parameters; return the result dict.
 
     ``diff`` is returned only when asked for; a task where any VM failed has ``failed`` true
-    and still carries every VM's result.
+    and still carries every VM's result. ``progress`` (the action plugin's) is called once per
+    poll round while the task waits (``power.progress_report``).
     """
+    try:
+        options = power_options(params)
+    except VergeOSError as exc:
+        return failure(exc)
+
     def act(client):
-        check_power_params(params)
-        return power_vms(
-            client, params['state'], selection=selection_from_params(params), force=params['force'],
-            on_timeout=params['on_timeout'], wait=params['wait'], wait_timeout=params['wait_timeout'],
-            wait_timeouts=params['wait_timeouts'], poll_interval=params['poll_interval'], max_targets=params['max_targets'],
-            max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
-            preferred_node=params['preferred_node'], wait_for_agent=params['wait_for_agent'], check_mode=check_mode)
-    return _guarded(params, act, diff)
+        return power_vms(client, options, selection=selection_from_params(params), max_targets=params['max_targets'],
+                         wait_timeouts=params['wait_timeouts'], check_mode=check_mode, progress=progress)
+    return _guarded(params, act, diff, pacer=Pacer(max_rate=options.max_requests_per_second))
 
 
 def check_snapshot_params(params):
@@ -170,16 +188,25 @@ def check_snapshot_params(params):
         raise VergeOSError('expires is seconds from now, 0 (never) or more, not %s' % params['expires'])
     if params['max_targets'] < 1:
         raise VergeOSError('max_targets must be 1 or more, not %s' % params['max_targets'])
+    if params['retry_timeout'] < 0:
+        raise VergeOSError('retry_timeout must be zero (send once) or more, not %s' % params['retry_timeout'])
+    if not 0 <= params['visible_grace'] < float('inf'):
+        raise VergeOSError('visible_grace must be zero or more seconds, not %s' % params['visible_grace'])
 
 
-def run_snapshot(params, check_mode=False, diff=False):
-    """Do what vergeos_vm_snapshot does with these (validated) parameters; return the result dict."""
+def run_snapshot(params, check_mode=False, diff=False, persistence=None):
+    """Do what vergeos_vm_snapshot does with these (validated) parameters; return the result dict.
+
+    ``persistence`` (how writes are pursued through faults) is for tests; by default it is
+    built from ``retry_timeout`` and ``visible_grace`` with the real clock, sleep and dice.
+    """
     def act(client):
         check_snapshot_params(params)
+        pursued = persistence or Persistence(retry_timeout=params['retry_timeout'], visible_grace=params['visible_grace'])
         return run_snapshots(
             client, params['state'], params['snapshot_name'], selection=selection_from_params(params),
             expires_in=params['expires'], quiesce=params['quiesce'], description=params['description'],
-            max_targets=params['max_targets'], check_mode=check_mode)
+            max_targets=params['max_targets'], check_mode=check_mode, persistence=pursued)
     return _guarded(params, act, diff)
 
 

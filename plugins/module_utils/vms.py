@@ -160,7 +160,7 @@ def read_vms(client, ids, attempted='reading VMs', max_url_length=MAX_URL_LENGTH
 
 
 def vm_reader(client, max_url_length=MAX_URL_LENGTH):
-    """Return the reader the waiter polls with: keys -> {key: row}, one read per round."""
+    """Return the reader the power engine polls with: keys -> {key: row}, one read per round."""
     return lambda keys: read_vms(client, keys, attempted='polling the power state of %d VM(s)' % len(keys), max_url_length=max_url_length)
 
 

@@ -14,12 +14,17 @@ description:
   - Every decision is made from a fresh read of the VM's machine status; a VM already in the wanted state costs exactly one request
     (the read) and reports C(ok).
   - A VM already heading to the wanted state gets no new action; a VM heading the other way is waited for until it settles, then acted on.
-  - An action is never re-sent blindly. After a power request that failed, the VM is read again and planned again. If that plan
-    still wants the same action, it goes out again only when a repeat cannot change the outcome (C(poweron), C(poweroff), C(kill))
-    and the failure said nothing definite (no answer, HTTP 429 or a 5xx other than 501, 505 and 507), three sends at most; otherwise
-    the VM fails with the error. A C(reset) is never repeated, since a lost answer can hide a reboot that did happen.
-  - A request that got no definite answer counts as sent (it is in RV(vms[].actions) and the VM is C(changed)), because it may have
-    been carried out; one that VergeOS refused (a 4xx) does not.
+  - "Retries, pacing and deadlines: a power request that gets no definite answer (no answer, HTTP 429, a 5xx other than 501, 505 and
+    507) is never re-sent blindly. The next poll round's read says whether it took effect (the VM is where it was asked, or heading
+    there: that counts as success); if not, it is sent again after a backoff (exponential with jitter, the server's C(Retry-After)
+    honoured) for as long as that VM's O(wait_timeout) from its first send allows. A VM's deadline starts at its first acknowledged
+    action or at the first read that shows it heading there, and a resend never moves it, so throttling never shortens a guest's
+    graceful window. An action never acknowledged nor seen taking effect fails the VM and is never escalated to a kill. A C(reset) is
+    never sent twice (a lost answer can hide a reboot that did happen); a refusal (a 4xx) is never repeated. Dropped connections and
+    HTTP 429 slow all the task's requests down (reads and writes), and answers speed them up again; O(max_requests_per_second) caps
+    the rate. A failed poll round (after the client's own retries of the read) costs that round, not the VMs it covered."
+  - A request that got no definite answer and was not seen taking effect counts as sent (it is in RV(vms[].actions) and the VM is
+    C(changed)), because it may have been carried out; one that VergeOS refused (a 4xx) does not.
   - While waiting, all the selected VMs are polled with one read per poll round. A VM that moves away from the wanted state after the
     action (another actor started what was stopped) fails and says so; the module never fights it.
   - O(state=stopped) is a graceful ACPI power off. A hard kill happens only with O(force=true) or O(on_timeout=force).
@@ -59,13 +64,16 @@ options:
   wait:
     description:
       - Wait until every selected VM is in the wanted state.
-      - With V(false) the actions are sent and the task returns (changed) without confirming them; a VM that must first settle
-        (for example C(starting) when V(stopped) is wanted) is still waited for until it can be acted on.
+      - With V(false) the task returns (changed) once every action is acknowledged or seen taking effect, without waiting for the
+        VMs to get there; a VM that must first settle (for example C(starting) when V(stopped) is wanted) is still waited for until
+        it can be acted on. O(max_concurrent_actions) still applies (see there).
     type: bool
     default: true
   wait_timeout:
     description:
-      - Seconds each VM may take, from its first action or wait, to reach the wanted state.
+      - Seconds each VM may take to reach the wanted state, counted from its first acknowledged action, or from the first read that
+        shows it heading there, or from the start of a wait when it needs no action. A resend never moves it.
+      - A power request without a definite answer is sent again for at most this long from its first send.
       - O(wait_timeouts) overrides it for single VMs.
     type: int
     default: 300
@@ -76,12 +84,11 @@ options:
       - A key that is a whole number names the selected VM with that id if there is one, else the VM with that name.
       - Every key must name a selected VM, and every value must be a number of seconds (0 or more); otherwise the task
         fails before anything is sent (a mistyped name would otherwise give that VM the wrong deadline).
-      - With O(on_timeout=force), a VM is escalated after its own deadline, once the VMs it is waited with (its wave) have
-        all stopped or reached their own deadlines.
+      - With O(on_timeout=force), a VM is escalated at its own deadline, whatever the other VMs are doing.
     type: dict
   poll_interval:
     description:
-      - Seconds between the reads while waiting. Each read covers every VM still waited for.
+      - Seconds between the reads while waiting (at least 0.1). Each read covers every VM still waited for.
     type: float
     default: 2
   max_targets:
@@ -91,12 +98,64 @@ options:
     default: 50
   max_concurrent_actions:
     description:
-      - At most this many actions are in flight (sent and not yet confirmed) at once; more VMs are handled in waves, so a
-        cluster is spared a boot storm.
-      - With O(wait=false) waves still apply only to VMs that must be waited for; the actions of the others are sent at once in waves
-        of this size, without waiting between them.
+      - A sliding window against boot storms. At most this many VMs have an action in flight (sent and not yet at the wanted state)
+        at once; a VM that gets there frees its slot at once and the next VM's action goes out in the same poll round.
+      - Not set (the default), the window is 20 for power-ons and restarts, and stops are not limited (a stop never causes a boot
+        storm). Set, it limits every action, stops too.
+      - A VM that VergeOS queues until resources free up (status C(waitingforresources)) does not hold a slot.
+      - With O(wait=false) a VM still holds its slot until it is seen at the wanted state, so the window keeps its meaning; the task
+        returns as soon as the last action is acknowledged.
     type: int
-    default: 20
+  max_requests_per_second:
+    description:
+      - Cap on this task's requests to VergeOS per second, reads and writes together, for a system whose API rate limit is known.
+      - Without it the task paces itself only when VergeOS throttles it (a dropped connection or HTTP 429 halves the rate; answers
+        raise it again).
+      - Pacing is per task process. The tasks of several hosts (forks) run in separate processes and their requests add up.
+    type: float
+    version_added: 1.1.0
+  progress_interval:
+    description:
+      - While a task waits longer than this many seconds, a progress line is printed at most this often (VMs per power state, VMs
+        still waited for, time to the nearest deadline, resends and throttling seen). V(0) turns it off.
+      - Printed by the action plugin on the controller (not on stdout, so the C(json) callback's output stays valid JSON); a task
+        run with C(async) prints none.
+    type: float
+    default: 30
+    version_added: 1.1.0
+  kill_timeout:
+    description:
+      - Seconds a VM escalated to a kill (O(on_timeout=force)) gets from its kill to be stopped; the default is its own
+        O(wait_timeout) (or its O(wait_timeouts) entry).
+    type: int
+    version_added: 1.1.0
+  snapshot_before_kill:
+    description:
+      - With O(state=stopped) and O(on_timeout=force), take a snapshot of each VM right before its escalation to a kill, at that
+        VM's own deadline, and kill it only once the snapshot is there (crash-consistent, as a hung guest cannot quiesce). A VM whose
+        snapshot cannot be taken is not killed; it fails and says why.
+      - Snapshots are taken beside the polling, so one VM's snapshot never delays another VM's deadline. A snapshot request without
+        a definite answer is read back by name before it is sent again, as M(vergeos.power.vergeos_vm_snapshot) does.
+      - Refused with any other O(state) or O(on_timeout).
+    type: dict
+    version_added: 1.1.0
+    suboptions:
+      name:
+        description: The snapshot's name.
+        type: str
+        required: true
+      expires:
+        description: Seconds from now until VergeOS deletes the snapshot (0 keeps it).
+        type: int
+        default: 86400
+      description:
+        description: The snapshot's description.
+        type: str
+        default: "Taken by vergeos.power before a kill: the guest ignored ACPI past its deadline."
+      retry_timeout:
+        description: Seconds from its first send during which a snapshot request without a definite answer may be sent again.
+        type: int
+        default: 60
   unsafe_mark_stopped:
     description:
       - B(Dangerous last resort.) For a VM that is still not stopped after a kill and its wait, tell VergeOS it is stopped
@@ -133,7 +192,7 @@ notes:
   - Diff mode shows each VM's power state before and after (in check mode, the state it would reach).
   - O(state=restarted) can confirm on VergeOS only that the reboot or reset was accepted and that the VM is running afterwards;
     a graceful guest reboot leaves the status at C(running) throughout, so the module cannot prove the guest did reboot.
-  - With O(wait_timeout) per VM and O(max_concurrent_actions) per wave, a task over many VMs can take up to
+  - With O(wait_timeout) per VM and a window of O(max_concurrent_actions), a task over many VMs can take up to
     (number of VMs / O(max_concurrent_actions)) times O(wait_timeout).
   - 'What each O(state) does depends on the phase of the VM, which its raw status (one of VergeOS''s 21) and its running flag give; the eight
     phases follow, generated from the collection''s plan rules. Where O(force=true) is not named it changes nothing; "when on" and "when off"
@@ -392,6 +451,10 @@ vms:
       description: What happened to this VM, in words.
       type: str
       sample: "stopped (poweroff)"
+    snapshot:
+      description: The snapshot taken before its kill (O(snapshot_before_kill)), with C(id), C(name), C(expires)...; null without one.
+      type: dict
+      sample: {"id": 812, "name": "before-kill", "expires": 1767315600}
 """
 
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import run_power, run_module  # noqa: E402

@@ -14,8 +14,18 @@ description:
   - Idempotent by name. V(present) changes nothing when the VM already has a snapshot called O(snapshot_name) (whatever its
     expiry or description); V(absent) removes every snapshot of the VM called O(snapshot_name) and changes nothing when there is none.
   - The snapshots of all the selected VMs are read in one request (per chunk of machine keys) before anything is decided.
-  - A snapshot request is sent at most once per VM. After a request that failed or got no answer, the VM's snapshots are read again;
-    the snapshot counts as taken only if it is there, otherwise the VM fails with the error. Nothing is ever sent twice.
+  - Each snapshot request (and each delete) is made to survive a throttled or lossy API without being carried out twice. A
+    B(definite refusal) (HTTP 4xx, or 501, 505, 507) fails the VM at once and is never sent again. A request with B(no definite
+    answer) (no answer or a dropped connection, HTTP 429, any other 5xx) may still have been carried out, so before anything is
+    sent again the VM's snapshots are read back by name, once a second for up to O(visible_grace) seconds (VergeOS may list a new
+    snapshot a little after its answer). When the snapshot shows (or, for a delete, is gone) the VM is done and the request is
+    not sent again; the message says so.
+  - Otherwise the request is sent again after a backoff (the one of M(vergeos.power.vergeos_vm_power)'s resends, exponential with
+    jitter; a longer C(Retry-After) of the server wins, counted from its answer), as long as O(retry_timeout) seconds from the
+    VM's first send allow it; else the VM fails with the last error and the number of sends. A read-back that fails (after the
+    reads' own retries) counts as "not seen".
+  - VMs are handled one after the other; under a failing API the task may take up to about O(retry_timeout) + O(visible_grace)
+    seconds per VM.
   - Written for the snapshot before a kill of the C(vergeos.power.safe_shutdown) role, and useful on its own.
 extends_documentation_fragment:
   - vergeos.power.connection
@@ -63,6 +73,27 @@ options:
       - With O(filters), refuse to act when more VMs match than this (blast radius). Ignored for VMs selected by name or id.
     type: int
     default: 50
+  retry_timeout:
+    description:
+      - Seconds, counted from a VM's first snapshot request (or first delete), during which a request that got no definite answer
+        and is not seen carried out by the read-back is sent again. No request is sent once the next try would fall after it.
+      - V(0) sends each request once, as before this option existed; the read-back of O(visible_grace) still decides whether a
+        request without an answer was carried out.
+      - A definite refusal (HTTP 4xx, or 501, 505, 507) is never sent again, whatever this says.
+    type: int
+    default: 60
+    version_added: 1.1.0
+  visible_grace:
+    description:
+      - Seconds the read-back after a request without a definite answer waits for the snapshot to show (or, for a delete, to be
+        gone) before the request may be sent again; one read a second, the first at once.
+      - B(The risk that remains.) A snapshot that VergeOS lists only after this grace is taken a second time, and the VM then has
+        two snapshots of that name. Nothing fails; the result shows one of them, the next run with O(state=present) reports the
+        name as there (unchanged), and O(state=absent) removes every snapshot of that name. Raise this on a system known to be slow
+        to list new snapshots; V(0) reads once.
+    type: float
+    default: 5
+    version_added: 1.1.0
 attributes:
   check_mode:
     support: full
@@ -73,6 +104,9 @@ attributes:
 notes:
   - Check mode is supported; it reads and decides the same way, sends nothing, and reports the same C(changed) as a real run.
   - Diff mode shows each VM's snapshot names before and after.
+  - Under faults a VM's snapshot request may be sent more than once, but only after a read-back of O(visible_grace) seconds
+    did not show the first one; a snapshot that shows up later still than that is the one case where a VM ends up with two
+    snapshots of the same name (see O(visible_grace)). Set O(retry_timeout=0) to never send a request twice.
   - Snapshots are rows of the C(machine_snapshots) table, owned by the VM's machine key; each snapshot also appears in VergeOS as
     a VM row with C(is_snapshot) true, which the selection options never select.
 """

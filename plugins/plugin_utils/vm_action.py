@@ -121,9 +121,13 @@ class VMAction(ActionBase):
             params['id'] = vm_id
         if self._task.async_val:
             return self._run_module_async(params if vm_id is not None else None, task_vars)
-        result = self.work(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff))
+        result = self.work(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff), **self.work_options(params))
         result['invocation'] = {'module_args': remove_values(params, secrets)}
         return remove_values(result, secrets)
+
+    def work_options(self, params):  # pylint: disable=unused-argument
+        """Return extra keyword arguments for ``work`` (a subclass adds its own, e.g. a progress callback)."""
+        return {}
 
     def _validation_message(self, validation):
         """Return the message AnsibleModule gives for the first argument error, naming the module as it does."""

@@ -8,7 +8,9 @@ those keep showing running, half sit in stopping); the others shut down in 3 s a
 --timeout, in two forms:
 
 1. from localhost with a list (safe_shutdown_targets: every name);
-2. as a play over --vms inventory hosts (a static inventory with vergeos_id and
+2. the same through VergeOS's rate limit: the simulator drops the connections of a
+   user over --rate-limit requests a second (burst the same), as VergeOS does;
+3. as a play over --vms inventory hosts (a static inventory with vergeos_id and
    vergeos_url, as the vergeos.power.vergeos inventory plugin sets them).
 
 For each: wall time of ansible-playbook, the role's own elapsed, and the API requests
@@ -78,6 +80,7 @@ def parse_args(argv):
     parser.add_argument("--ignoring", type=float, default=0.1, help="share of guests that ignore ACPI (default 0.1)")
     parser.add_argument("--timeout", type=int, default=20, help="safe_shutdown_timeout in seconds (default 20)")
     parser.add_argument("--speed", type=float, default=20, help="simulator time scale (default 20)")
+    parser.add_argument("--rate-limit", type=float, default=50, help="requests a second per user for form 2 (default 50)")
     parser.add_argument("--free-vms", type=int, default=0, help="also run the per-host form (strategy free) over this many hosts")
     return parser.parse_args(argv)
 
@@ -142,10 +145,12 @@ def run(label, sim, world, playbook, *, workdir, extra_args=(), result_path, tim
         elapsed, counts = summary(json.load(handle))
     actions = [entry["body"]["action"] for entry in log if entry["path"] == "/api/v4/vm_actions"]
     reads = sum(1 for entry in log if entry["method"] == "GET")
+    dropped = sum(1 for entry in log if "rate_limit" in (entry.get("fault") or {}))
     outcomes = ", ".join("%d %s" % (number, name) for name, number in sorted(counts.items()))
     print("%s: wall %.1f s (the role's own elapsed %.1f s, %.2f x the %d s timeout); outcomes %s; requests %d: %d GET, "
-          "%d poweroff, %d kill, %d other" % (label, wall, elapsed, elapsed / timeout, timeout, outcomes, len(log), reads,
-                                              actions.count("poweroff"), actions.count("kill"), len(log) - reads - len(actions)),
+          "%d poweroff, %d kill, %d other%s" % (label, wall, elapsed, elapsed / timeout, timeout, outcomes, len(log), reads,
+                                                actions.count("poweroff"), actions.count("kill"), len(log) - reads - len(actions),
+                                                "; %d dropped by the rate limit" % dropped if dropped else ""),
           flush=True)
 
 
@@ -161,6 +166,10 @@ def main(argv):
             result = os.path.join(workdir, "result.json")
             run("list form (localhost, %d names)" % args.vms, sim, world,
                 PLAYBOOK_LIST.format(names=json.dumps(names), timeout=args.timeout, result=result), workdir=workdir, result_path=result, timeout=args.timeout)
+            limited = dict(world, rate_limit={"rate": args.rate_limit, "burst": max(1, int(args.rate_limit)), "mode": "drop"})
+            run("list form through a rate limit of %g/s (drop)" % args.rate_limit, sim, limited,
+                PLAYBOOK_LIST.format(names=json.dumps(names), timeout=args.timeout, result=result), workdir=workdir, result_path=result,
+                timeout=args.timeout)
             hosts = os.path.join(workdir, "hosts.yml")
             inventory(hosts, args.vms, sim.host)
             run("inventory form (%d hosts, linear)" % args.vms, sim, world,

@@ -35,6 +35,14 @@ def redacted(value):
     return value
 
 
+def parsed_body(body):
+    """Return a request body as parsed JSON, or None when it is empty or not JSON."""
+    try:
+        return json.loads(body) if body and body.strip() else None
+    except ValueError:
+        return None
+
+
 def loggable_body(body):
     """Return what the log keeps of a request body: parsed JSON with secrets redacted, or None."""
     if not body.strip():
@@ -108,7 +116,7 @@ class Simulator:
         """Answer one request: the single dispatch point for every route."""
         if request.path == "/_sim" or request.path.startswith("/_sim/"):
             return control.handle(self, request)
-        decision = self.faults.decide(request.method, request.path)
+        decision = self.faults.decide(request.method, request.path, parsed_body(request.body) if self.faults.wants_body() else None)
         if decision is None:
             return self._api(request, None)
         return self._faulted(request, decision)

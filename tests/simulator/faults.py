@@ -48,11 +48,14 @@ class Fault:
     statuses: tuple
     delay: float
     applied: bool
+    body: dict = None  # fields the request's JSON body must carry with these values (e.g. one VM's actions)
     matched: int = 0
     fired: int = 0
 
-    def matches(self, method, path):
+    def matches(self, method, path, body=None):
         if self.method not in ("*", method.upper()):
+            return False
+        if self.body is not None and not (isinstance(body, dict) and all(body.get(key) == value for key, value in self.body.items())):
             return False
         if self.pattern is not None:
             return self.pattern.fullmatch(path) is not None
@@ -201,8 +204,12 @@ class FaultSet:
                     id=self._next_id, spec=spec, method=spec.get("method", "*").upper(),
                     path=(path.rstrip("/") or "/") if path else None, pattern=pattern, kind=spec["kind"],
                     rate=spec.get("rate", 1), count=spec.get("count"), statuses=_statuses(spec),
-                    delay=spec.get("delay", 0), applied=spec.get("applied", False)))
+                    delay=spec.get("delay", 0), applied=spec.get("applied", False), body=spec.get("body")))
                 self._next_id += 1
+
+    def wants_body(self):
+        """Whether any installed fault matches on the request body (only then is it parsed before the API)."""
+        return any(fault.body is not None for fault in self._faults)
 
     def listing(self):
         with self._lock:
@@ -225,8 +232,8 @@ class FaultSet:
             self._faults = kept
         return removed
 
-    def decide(self, method, path):
-        """Return the Decision for a request, or None when no fault fires.
+    def decide(self, method, path, body=None):
+        """Return the Decision for a request (``body``: its parsed JSON body, or None), or None when no fault fires.
 
         Faults are consulted in the order they were installed. Every matching
         fault that fires adds its delay; the first one of another kind than
@@ -237,7 +244,7 @@ class FaultSet:
         decision = Decision()
         with self._lock:
             for fault in self._faults:
-                if fault.spent() or not fault.matches(method, path):
+                if fault.spent() or not fault.matches(method, path, body):
                     continue
                 dice = random.Random("%d/%d/%d" % (self.seed, fault.id, fault.matched))
                 fault.matched += 1

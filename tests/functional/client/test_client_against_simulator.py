@@ -1,11 +1,11 @@
 """The real client layer against the real simulator over HTTPS: auth, TLS, paging, chunking, lookup, budgets, power."""
 
-import time
 
 import pytest
 import requests
 
-from ansible_collections.vergeos.power.plugins.module_utils import actions, plan, vms, waiter
+from ansible_collections.vergeos.power.plugins.module_utils import power, vms
+from ansible_collections.vergeos.power.plugins.module_utils.policy import PowerOptions
 from ansible_collections.vergeos.power.plugins.module_utils.client import VergeOSClient
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.query import chunk_filters, list_rows, url_length
@@ -204,33 +204,20 @@ def test_filters_on_the_simulator(sim):
         assert [row['name'] for row in vms.select_vms(client, filters={'tags': ['web'], 'power_state': ['stopped']})] == ['web02', 'web03']
 
 
-# ---------------------------------------------------------------- power: plan, act once, wait
+# ---------------------------------------------------------------- power: the engine over the real client
 
 
 def test_power_on_many_then_off_acting_once_per_vm(sim):
     sim.load({'speed': 100, 'vms': [{'key': key, 'name': 'vm%d' % key} for key in range(1, 6)]})
+    selection = {'filters': {'name_regex': '^vm'}}
     with client_for(sim) as client:
-        rows = vms.select_vms(client, filters={'name_regex': '^vm'})
         sim.clear_requests()
-        for row in rows:
-            decision = plan.plan_power(row['status'], row['running'], 'running')
-            assert (decision.decision, decision.action) == (plan.ACT, 'poweron')
-            actions.send_action(client, row, decision.action, decision.params)
-        deadline = time.monotonic() + 20
-        outcomes = waiter.wait_for(vms.vm_reader(client), {row['$key']: waiter.WaitTarget('running', deadline) for row in rows},
-                                   interval=0.1)
-        assert {outcome.outcome for outcome in outcomes.values()} == {waiter.REACHED}
-        log = api_requests(sim)
-        posts = [entry for entry in log if entry['method'] == 'POST']
-        assert [entry['body'] for entry in posts] == [{'vm': key, 'action': 'poweron'} for key in range(1, 6)]
-
-        again = vms.read_vms(client, [row['$key'] for row in rows])
-        assert all(plan.plan_power(row['status'], row['running'], 'running').decision == plan.NOOP for row in again.values())
+        started = power.power_vms(client, PowerOptions(state='running', poll_interval=0.1), selection=selection)
+        assert started['failed'] is False and {vm['power_state'] for vm in started['vms']} == {'running'}
+        assert sorted((entry['body']['vm'], entry['body']['action']) for entry in api_requests(sim) if entry['method'] == 'POST') == \
+            [(key, 'poweron') for key in range(1, 6)]
         sim.clear_requests()
-        for row in again.values():
-            decision = plan.plan_power(row['status'], row['running'], 'stopped')
-            actions.send_action(client, row, decision.action, decision.params)
-        outcomes = waiter.wait_for(vms.vm_reader(client), {key: waiter.WaitTarget('stopped', time.monotonic() + 20) for key in again},
-                                   interval=0.1)
-    assert {outcome.outcome for outcome in outcomes.values()} == {waiter.REACHED}
-    assert {entry['body']['action'] for entry in api_requests(sim) if entry['method'] == 'POST'} == {'poweroff'}
+        stopped = power.power_vms(client, PowerOptions(state='stopped', poll_interval=0.1), selection=selection)
+    assert stopped['failed'] is False and {vm['power_state'] for vm in stopped['vms']} == {'stopped'}
+    assert sorted((entry['body']['vm'], entry['body']['action']) for entry in api_requests(sim) if entry['method'] == 'POST') == \
+        [(key, 'poweroff') for key in range(1, 6)]

@@ -315,3 +315,16 @@ def test_unfiltered_keeps_the_other_parameters(fs):
     fs.add_faults({"method": "GET", "path": VMS, "kind": "unfiltered"})
     rows = ok_json(_get(fs, params={"filter": "$key eq 1", "fields": "name", "sort": "-name", "limit": 1}))
     assert rows == [{"name": "on"}]
+
+
+# ---------------------------------------------------------------- body
+
+
+def test_a_fault_can_match_the_json_body_of_one_vms_actions(fs):
+    fs.add_faults({"method": "POST", "path": "/api/v4/vm_actions", "body": {"vm": 2, "action": "poweroff"}, "kind": "drop"})
+    other = fs.api("POST", "/api/v4/vm_actions", json={"vm": 1, "action": "poweroff"})
+    assert other.status_code == 201
+    with pytest.raises(requests.exceptions.ConnectionError):
+        fs.api("POST", "/api/v4/vm_actions", json={"vm": 2, "action": "poweroff"})
+    assert fs.api("POST", "/api/v4/vm_actions", json={"vm": 2, "action": "kill"}).status_code == 201
+    assert [entry.get("fault", {}).get("kind") for entry in fs.requests()] == [None, "drop", None]

@@ -12,6 +12,7 @@ import requests
 
 from ansible_collections.vergeos.power.plugins.module_utils.client import VergeOSClient, parse_host
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
 from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy
 
 PASSWORD = 'pa55:w0rd-Sekrit'
@@ -19,7 +20,8 @@ API_KEY = 'key-0123456789abcdef'
 
 
 def make_client(session, sleeps=None, **kwargs):
-    options = {'username': 'admin', 'password': PASSWORD, 'rand': lambda: 0.5, 'clock': lambda: 1000.0}
+    # Pacing has its own tests below; here its waits would mix with the retries' sleeps.
+    options = {'username': 'admin', 'password': PASSWORD, 'rand': lambda: 0.5, 'clock': lambda: 1000.0, 'pacer': Pacer(sleep=lambda s: None)}
     options.update(kwargs)
     return VergeOSClient('vergeos.example.com', session=session, sleep=(sleeps.append if sleeps is not None else lambda s: None), **options)
 
@@ -325,3 +327,95 @@ def test_a_secret_at_the_cut_of_a_long_message_does_not_leak_in_part(fake_sessio
     with pytest.raises(VergeOSError) as caught:
         make_client(session).get('vms')
     assert PASSWORD[:6] not in str(caught.value)
+
+
+# ---------------------------------------------------------------- pacing
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def test_a_429_slows_the_client_down(fake_session, fake_response):
+    clock = Clock()
+    session = fake_session([fake_response(429, {'err': 'slow down'}), fake_response(200, [])] + [fake_response(200, [])] * 3)
+    client = make_client(session, pacer=Pacer(clock=clock, sleep=clock.sleep, concurrency=1), retry=RetryPolicy(base=0.0))
+    client.get('vms')
+    assert client.pacer.throttle_signals == 1
+    # One request in the last second, halved (floor 1/s): the retry waited a whole second, then answers raise the pace.
+    assert clock.sleeps == [1.0] and 1.0 < client.pacer.pace() < 10.0
+    client.get('vms')
+    client.get('vms')
+    assert len(clock.sleeps) == 3 and all(pause <= 1.0 for pause in clock.sleeps)
+
+
+def test_dropped_connections_slow_the_client_down_only_when_they_come_together(fake_session, fake_response):
+    drop = requests.exceptions.ConnectionError('Connection aborted: RemoteDisconnected')
+    clock = Clock()
+    lossy = make_client(fake_session([drop] + [fake_response(200, [])] * 30), pacer=Pacer(clock=clock, sleep=clock.sleep),
+                        retry=RetryPolicy(base=0.0))
+    for _ in range(30):
+        lossy.get('vms')
+    assert lossy.pacer.pace() is None and clock.sleeps == []  # the odd lost request is the network, not a rate limit
+    limited = make_client(fake_session(([drop] * 2 + [fake_response(200, [])]) * 4), pacer=Pacer(clock=clock, sleep=clock.sleep),
+                          retry=RetryPolicy(base=0.0, budget=100))
+    for _ in range(4):
+        limited.get('vms')
+    assert limited.pacer.throttle_signals >= 1 and limited.pacer.concurrency == 4  # first fewer in flight, then a slower pace
+
+
+def test_fewer_in_flight_first_then_a_slower_pace_and_back_again():
+    clock = Clock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    widths = []
+    for _ in range(4):
+        for _ in range(10):
+            pacer.before()
+        pacer.throttled()
+        widths.append((pacer.concurrency, pacer.pace()))
+        clock.now += 1.0
+    assert widths[:3] == [(4, None), (2, None), (1, None)] and widths[3][0] == 1 and widths[3][1] is not None
+    for _ in range(20 * 7):
+        pacer.answered()
+    assert pacer.concurrency == 8
+
+
+def test_max_requests_per_second_caps_the_pace(fake_session, fake_response):
+    clock = Clock()
+    client = make_client(fake_session([fake_response(200, [])] * 5), pacer=Pacer(max_rate=2, clock=clock, sleep=clock.sleep))
+    for _ in range(5):
+        client.get('vms')
+    assert clock.now == pytest.approx(2.0)  # 5 requests at 2 per second: 4 gaps of 0.5 s
+
+
+def test_the_pace_recovers_as_answers_come_back():
+    clock = Clock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep, concurrency=1)
+    for _ in range(40):
+        pacer.before()
+    pacer.throttled()
+    assert pacer.pace() == 20.0  # 40 in the last second, halved
+    pacer.throttled()
+    assert pacer.pace() == 20.0  # the same overload counts once
+    for _ in range(200):
+        pacer.before()
+        pacer.answered()
+    # Additive increase: about INCREASE requests per second more for each second of answers.
+    assert 40.0 < pacer.pace() < 55.0 and 4.0 < clock.now < 8.0
+
+
+def test_a_429_answer_to_a_post_carries_retry_after(fake_session, fake_response):
+    session = fake_session([fake_response(429, {'err': 'slow down'}, headers={'Retry-After': '3'})])
+    with pytest.raises(VergeOSError) as caught:
+        make_client(session).post('vm_actions', {'vm': 1, 'action': 'poweroff'})
+    assert caught.value.status == 429 and caught.value.retry_after == 3.0
+    assert len(session.calls) == 1

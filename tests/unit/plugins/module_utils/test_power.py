@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.power import MAX_SENDS, power_vms
+from ansible_collections.vergeos.power.plugins.module_utils.policy import PowerOptions
+from ansible_collections.vergeos.power.plugins.module_utils.power import power_vms
 
 ON = ('running', True)
 OFF = ('stopped', False)
@@ -106,6 +107,9 @@ class World:
         elif action == 'reset':
             pass
 
+    def send_width(self):
+        return 1  # one at a time: the fake world's lists stay in order
+
     def mark_stopped(self, row):
         self.marked.append(row['$key'])
         self.vms[row['$key']].update(status='stopped', running=False, due=None)
@@ -118,9 +122,12 @@ class World:
 
 
 def run(world, state, **kwargs):
-    kwargs.setdefault('selection', {'filters': {'name_regex': '.'}})
+    """Run the engine on the fake world: the keywords are PowerOptions fields or power_vms arguments."""
+    selection = kwargs.pop('selection', {'filters': {'name_regex': '.'}})
+    engine = {name: kwargs.pop(name) for name in ('max_targets', 'wait_timeouts', 'check_mode', 'progress') if name in kwargs}
     kwargs.setdefault('poll_interval', 2.0)
-    return power_vms(None, state, clock=world.clock, sleep=world.sleep, ops=world, **kwargs)
+    return power_vms(None, PowerOptions(state=state, **kwargs), selection=selection, clock=world.clock, sleep=world.sleep,
+                     rand=lambda: 0.5, ops=world, **engine)
 
 
 def test_noop_on_one_vm_is_one_read_and_returns_its_keys_at_the_top():
@@ -182,25 +189,74 @@ def test_a_vm_started_by_another_actor_after_our_poweroff_fails_and_is_not_fough
     assert [action for _t, _k, action, _p in world.sent] == ['poweroff']
 
 
-def test_many_vms_go_in_waves_of_max_concurrent_actions_with_one_read_per_round():
-    world = World([{}] * 30, shutdown=60)
+def _with_peaks(world):
+    """Record how many VMs are starting or stopping each time an action goes out."""
     peaks = []
     original = world.send
 
     def send(row, action, params):
         original(row, action, params)
         peaks.append(world.in_flight())
-
     world.send = send
+    return peaks
+
+
+def test_an_explicit_window_limits_stops_as_a_sliding_window_with_one_read_per_round():
+    world = World([{}] * 30, shutdown=60)
+    peaks = _with_peaks(world)
     result = run(world, 'stopped', max_concurrent_actions=10, max_targets=50)
     assert result['failed'] is False and len(result['vms']) == 30
     assert all(vm['power_state'] == 'stopped' and vm['actions'] == ['poweroff'] for vm in result['vms'])
     assert max(peaks) == 10
-    # 3 waves of ~60 s, one read per round for the whole wave, plus one fresh read before each later wave.
     assert 180.0 <= world.now - 1000.0 <= 190.0
-    sizes = [len(keys) for keys in world.reads]
-    assert sizes.count(20) == 1 and set(sizes) == {10, 20}  # the 20 deferred VMs are read once, fresh, before wave 2
+    # ONE read per round covers every VM still in play, the queued ones included (each POST follows a fresh read).
     assert 90 <= len(world.reads) <= 96
+    assert all(keys == sorted(keys) for keys in world.reads) and len(world.reads[0]) == 30
+
+
+def test_a_vm_that_settles_frees_its_slot_at_once():
+    world = World([{'name': 'fast', 'shutdown': 10}, {'name': 'slow', 'shutdown': 100}, {'name': 'next', 'shutdown': 10}])
+    run(world, 'stopped', max_concurrent_actions=2)
+    sent = {key: when - 1000.0 for when, key, _action, _params in world.sent}
+    # 'next' goes out as soon as 'fast' is seen stopped (~10 s), not when the slow one is done (~100 s).
+    assert sent[1] == 0.0 and sent[2] == 0.0 and 10.0 <= sent[3] <= 12.0
+
+
+def test_by_default_stops_are_not_limited_and_starts_go_twenty_at_a_time():
+    stops = World([{}] * 30, shutdown=60)
+    run(stops, 'stopped', max_targets=50)
+    assert len({when for when, _k, _a, _p in stops.sent}) == 1 and len(stops.sent) == 30
+    starts = World([{'power': OFF}] * 30, boot=30)
+    peaks = _with_peaks(starts)
+    result = run(starts, 'running', max_targets=50)
+    assert result['failed'] is False and max(peaks) == 20
+    assert 60.0 <= starts.now - 1000.0 <= 66.0  # two boot times: 20, then 10 as slots free
+
+
+def test_a_vm_vergeos_queues_holds_no_slot():
+    world = World([{'power': OFF}] * 3, boot=30)
+    original = world._apply
+
+    def queue_first(vm, action):
+        original(vm, action)
+        if vm['$key'] == 1:
+            vm['status'] = 'waitingforresources'  # VergeOS flags it to start when resources free up
+            vm['due'] = (world.now + 100.0, ON)
+    world._apply = queue_first
+    result = run(world, 'running', max_concurrent_actions=1)
+    sent = {key: when - 1000.0 for when, key, _action, _params in world.sent}
+    assert result['failed'] is False
+    assert sent[1] == 0.0 and sent[2] <= 2.0  # vm01 is queued by VergeOS: vm02 takes the slot at the first read
+    assert 30.0 <= sent[3] <= 34.0
+
+
+def test_wait_false_keeps_the_window_and_returns_once_the_last_action_is_out():
+    world = World([{'power': OFF}] * 3, boot=30)
+    result = run(world, 'running', wait=False, max_concurrent_actions=2)
+    assert result['changed'] is True and result['failed'] is False
+    sent = sorted(when - 1000.0 for when, _key, _action, _params in world.sent)
+    assert sent[:2] == [0.0, 0.0] and 30.0 <= sent[2] <= 32.0
+    assert world.now - sent[2] - 1000.0 <= 4.0  # no wait for the last one to boot
 
 
 def test_check_mode_sends_nothing_and_reports_what_a_real_run_does():
@@ -248,12 +304,78 @@ def test_a_lost_poweroff_is_sent_again_after_a_fresh_read(status):
     assert result['failed'] is False and result['power_state'] == 'stopped' and result['actions'] == ['poweroff']
 
 
-def test_a_post_that_keeps_failing_gives_up_after_max_sends():
+def test_a_post_that_fails_a_while_is_sent_again_with_backoff_until_it_is_acknowledged():
     world = World([{}], shutdown=20)
     world.post_errors['poweroff'] = [(False, None)] * 5
     result = run(world, 'stopped', selection={'vm_id': 1})
-    assert [action for _t, _k, action, _p in world.sent] == ['poweroff'] * MAX_SENDS
-    assert result['failed'] is True and 'poweroff failed %d times' % MAX_SENDS in result['msg'] and 'no answer' in result['msg']
+    sent = [when - 1000.0 for when, _k, action, _p in world.sent]
+    assert len(sent) == 6 and result['failed'] is False and result['power_state'] == 'stopped'
+    gaps = [later - earlier for earlier, later in zip(sent, sent[1:], strict=False)]
+    assert gaps == sorted(gaps) and gaps[0] >= 0.75  # exponential backoff, never a burst
+
+
+def test_an_action_never_acknowledged_nor_seen_fails_at_its_timeout_and_is_never_escalated():
+    world = World([{}], shutdown=20)
+    world.post_errors['poweroff'] = [(False, 503)] * 1000
+    result = run(world, 'stopped', selection={'vm_id': 1}, on_timeout='force', wait_timeout=60)
+    assert {action for _t, _k, action, _p in world.sent} == {'poweroff'}
+    assert max(when for when, _k, _a, _p in world.sent) - 1000.0 <= 60.0
+    assert result['failed'] is True and result['escalated'] is False and result['changed'] is True
+    assert 'never acknowledged nor seen taking effect' in result['msg'] and 'not escalated' in result['msg']
+
+
+def test_a_resend_never_moves_the_deadline_which_starts_at_the_first_acknowledgement():
+    world = World([{'ignore_acpi': True}])
+    world.post_errors['poweroff'] = [(False, None), (False, None)]
+    result = run(world, 'stopped', selection={'vm_id': 1}, on_timeout='force', wait_timeout=30)
+    sends = [(when - 1000.0, action) for when, _k, action, _p in world.sent]
+    acked = sends[2][0]
+    kill = [when for when, action in sends if action == 'kill'][0]
+    assert [action for _when, action in sends] == ['poweroff', 'poweroff', 'poweroff', 'kill']
+    assert acked + 30.0 <= kill <= acked + 32.0
+    assert result['escalated'] is True and result['power_state'] == 'stopped'
+
+
+def test_retry_after_is_honoured_before_a_resend():
+    world = World([{}], shutdown=20)
+    original = world.send
+
+    def throttled_once(row, action, params):
+        if not world.sent:
+            world.sent.append((world.now, row['$key'], action, params))
+            raise VergeOSError('slow down', 429, 'powering off', retry_after=7.0)
+        original(row, action, params)
+    world.send = throttled_once
+    run(world, 'stopped', selection={'vm_id': 1})
+    assert world.sent[1][0] - world.sent[0][0] >= 7.0
+
+
+def test_a_failed_read_costs_a_round_not_the_vms():
+    world = World([{}, {}], shutdown=20)
+    original = world.read
+    failures = iter([True, True, False] + [False] * 100)
+
+    def flaky(keys):
+        if next(failures):
+            world.reads.append(list(keys))
+            raise VergeOSError('no answer', None, 'polling')
+        return original(keys)
+    world.read = flaky
+    result = run(world, 'stopped')
+    assert result['failed'] is False and all(vm['power_state'] == 'stopped' for vm in result['vms'])
+
+
+def test_reads_that_keep_failing_fail_a_vm_only_past_its_own_deadline():
+    world = World([{}], shutdown=20)
+
+    def down(keys):
+        world.reads.append(list(keys))
+        raise VergeOSError('no answer', None, 'polling')
+    world.read = down
+    result = run(world, 'stopped', selection={'vm_id': 1}, wait_timeout=30, on_timeout='force')
+    assert result['failed'] is True and 'could not read the VM again by its deadline' in result['msg']
+    assert 30.0 <= result['elapsed'] <= 36.0
+    assert [action for _t, _k, action, _p in world.sent] == ['poweroff']  # nothing escalated without a fresh read
 
 
 @pytest.mark.parametrize('status', [403, 409, 422, 507])
@@ -262,7 +384,7 @@ def test_an_answered_refusal_is_not_sent_again(status):
     world.post_errors['poweroff'] = [(False, status)]
     result = run(world, 'stopped', selection={'vm_id': 1})
     assert len(world.sent) == 1
-    assert result['failed'] is True and 'not re-sent' in result['msg'] and 'HTTP %d' % status in result['msg']
+    assert result['failed'] is True and 'was refused and is not re-sent' in result['msg'] and 'HTTP %d' % status in result['msg']
 
 
 def test_a_lost_reset_is_never_repeated():
@@ -305,13 +427,24 @@ def test_refused_vm_fails_and_others_are_still_reported():
     assert [vm['failed'] for vm in result['vms']] == [True, False]
 
 
-def test_bad_options_are_refused_before_any_request():
+@pytest.mark.parametrize('options, words', [
+    ({'on_timeout': 'later'}, 'on_timeout must be one of'),
+    ({'state': 'paused'}, 'state must be one of'),
+    ({'max_concurrent_actions': 0}, 'max_concurrent_actions must be 1 or more'),
+    ({'poll_interval': 0}, 'poll_interval must be more than zero'),
+    ({'wait_timeout': -1}, 'wait_timeout must be zero or more'),
+    ({'max_requests_per_second': 0}, 'max_requests_per_second must be more than zero'),
+])
+def test_bad_options_are_refused_before_any_request(options, words):
     world = World([{}])
-    with pytest.raises(VergeOSError):
-        run(world, 'stopped', on_timeout='later')
-    with pytest.raises(ValueError):
-        run(world, 'paused')
+    state = options.pop('state', 'stopped')
+    with pytest.raises(VergeOSError, match=words):
+        run(world, state, **options)
     assert world.selects == []
+
+
+def test_poll_interval_has_a_floor():
+    assert PowerOptions(state='stopped', poll_interval=0.001).poll_interval == 0.1
 
 
 def test_a_lost_kill_at_the_deadline_is_sent_again_and_escalation_completes():
@@ -338,8 +471,8 @@ def test_a_refused_post_is_not_an_action_and_changes_nothing():
 
 def test_a_post_without_answer_counts_as_sent_and_changed():
     world = World([{}])
-    world.post_errors['poweroff'] = [(False, None)] * 3
-    result = run(world, 'stopped', selection={'vm_id': 1})
+    world.post_errors['poweroff'] = [(False, None)] * 1000
+    result = run(world, 'stopped', selection={'vm_id': 1}, wait_timeout=20)
     assert result['failed'] is True and result['changed'] is True and result['actions'] == ['poweroff']
 
 
@@ -360,8 +493,8 @@ def test_wait_timeouts_escalate_at_the_vm_deadline_not_the_task_one():
     world = World([{'name': 'a', 'ignore_acpi': True}, {'name': 'b', 'shutdown': 30}])
     result = run(world, 'stopped', wait_timeout=300, wait_timeouts={'a': 10}, on_timeout='force')
     kills = [(when - 1000.0, key) for when, key, action, _p in world.sent if action == 'kill']
-    # The kill goes out when the wave ends (b stopped after 30 s), long before the task's 300 s.
-    assert len(kills) == 1 and kills[0][1] == 1 and 10.0 <= kills[0][0] <= 32.0
+    # The kill goes out at a's own deadline, whatever b is doing.
+    assert len(kills) == 1 and kills[0][1] == 1 and 10.0 <= kills[0][0] <= 12.0
     assert [vm['escalated'] for vm in result['vms']] == [True, False]
 
 

@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The power engine's policy: for one VM, from its record, a fresh row and the clock, what happens next. Pure.
+
+``plan.py`` decides what a VM needs from its status; this module decides how the
+engine gets it there through an API that may throttle, drop answers or carry out a
+request whose answer is lost. The engine (``power.py``) only reads, sends and waits:
+each round it hands every VM's record and fresh row to ``decide`` and carries out the
+step it returns, then reports how the send went with ``after_send`` / ``after_mark``.
+
+A VM's record moves through named modes:
+
+- PLAN: decide from the row (``plan.plan_power``); an escalation decides with force.
+- SEND: an action was sent with no definite answer (no answer, 429, a 5xx but 501,
+  505 and 507). The next round's read says whether it took effect (the VM is at its
+  target or heading there: success); otherwise it is sent again after a backoff
+  (exponential with jitter, the server's Retry-After honoured), as long as that VM's
+  sending window allows. A ``reset`` is never sent twice: a lost answer may hide a
+  reboot that happened.
+- WAIT: the action was acknowledged (2xx) or seen taking effect; wait for the target
+  until the VM's deadline.
+- SETTLE: the VM is busy with another transition; wait until it settles, then PLAN.
+- ESCALATE: the deadline passed with ``on_timeout: force``: PLAN with force.
+- MARK: ``unsafe_mark_stopped`` after a kill that did not stop the VM.
+- DONE: finished (``failed``, ``timed_out`` and ``msg`` say how).
+
+Deadlines: a VM's deadline starts at its first acknowledged action or the first read
+that shows it heading where it was asked, whichever comes first, and never restarts
+(a resend does not move it): throttling never shortens a guest's graceful window. An
+action that is neither acknowledged nor seen taking effect is sent for at most the
+VM's timeout from the first try, then the VM fails: it is never escalated to a kill.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.plan import (
+    ACT, NOOP, REFUSE, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of, plan_power, reached,
+)
+from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
+
+ON_TIMEOUT = ('fail', 'report', 'force')
+DEFAULT_WAIT_TIMEOUT = 300
+DEFAULT_POLL_INTERVAL = 2.0
+DEFAULT_PROGRESS_INTERVAL = 30.0
+MIN_POLL_INTERVAL = 0.1
+DEFAULT_MAX_TARGETS = 50
+# The window for power-ons and restarts when the user sets none (boot storms); stops are not limited then.
+DEFAULT_START_WINDOW = 20
+ESCALATIONS = ('kill', 'reset')
+# Actions whose repeat changes nothing the first did: VergeOS treats a second poweron of a starting VM as a no-op.
+REPEATABLE_ACTIONS = ('poweron', 'poweroff', 'kill')
+# Actions a default window limits: what makes a boot storm.
+STORM_ACTIONS = ('poweron', 'reset')
+MARK_STOPPED_ACTION = 'mark_stopped'
+# A VergeOS status whose VM waits for resources: queued by VergeOS, it does not hold a slot of the window.
+QUEUED_STATUS = 'waitingforresources'
+# Backoff between sends of an action that got no definite answer.
+RESEND_BASE = 1.0
+RESEND_CAP = 30.0
+
+PLAN, SEND, WAIT_MODE, SETTLE, ESCALATE, SNAPSHOT, MARK, DONE = 'plan', 'send', 'wait', 'settle', 'escalate', 'snapshot', 'mark', 'done'
+MODES = (PLAN, SEND, WAIT_MODE, SETTLE, ESCALATE, SNAPSHOT, MARK, DONE)
+
+# Steps the engine carries out for a VM.
+NOTHING, SEND_ACTION, MARK_STOPPED, TAKE_SNAPSHOT = 'nothing', 'send', 'mark', 'snapshot'
+
+
+def _seconds(value, name, minimum=0.0, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool):
+        raise VergeOSError('%s must be a number of seconds, not %r' % (name, value))
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise VergeOSError('%s must be a number of seconds, not %r' % (name, value)) from None
+    if not math.isfinite(seconds) or seconds < minimum:
+        raise VergeOSError('%s must be %s or more, not %r' % (name, 'zero' if minimum == 0 else '%g' % minimum, value))
+    return seconds
+
+
+@dataclass(frozen=True)
+class PowerOptions:
+    """The options of one power task, validated once (``from_params`` or the constructor) and handed to the engine.
+
+    ``max_concurrent_actions`` None means the default window: ``DEFAULT_START_WINDOW`` power-ons
+    and restarts at a time, stops not limited. A number limits every action.
+    """
+
+    state: str
+    force: bool = False
+    on_timeout: str = 'fail'
+    wait: bool = True
+    wait_timeout: float = float(DEFAULT_WAIT_TIMEOUT)
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    max_concurrent_actions: int | None = None
+    unsafe_mark_stopped: bool = False
+    preferred_node: object = None
+    wait_for_agent: bool = False
+    max_requests_per_second: float | None = None
+    progress_interval: float = 0.0
+    kill_timeout: float | None = None
+    snapshot_before_kill: dict | None = None
+
+    def __post_init__(self):
+        if self.state not in WANTED_STATES:
+            raise VergeOSError('state must be one of %s, not %r' % (', '.join(WANTED_STATES), self.state))
+        if self.on_timeout not in ON_TIMEOUT:
+            raise VergeOSError('on_timeout must be one of %s, not %r' % (', '.join(ON_TIMEOUT), self.on_timeout))
+        object.__setattr__(self, 'wait_timeout', _seconds(self.wait_timeout, 'wait_timeout'))
+        if self.poll_interval is None or isinstance(self.poll_interval, bool) or not _positive(self.poll_interval):
+            raise VergeOSError('poll_interval must be more than zero, not %r' % (self.poll_interval,))
+        object.__setattr__(self, 'poll_interval', max(MIN_POLL_INTERVAL, float(self.poll_interval)))
+        window = self.max_concurrent_actions
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise VergeOSError('max_concurrent_actions must be 1 or more, not %r' % (window,))
+        rate = self.max_requests_per_second
+        if rate is not None and (isinstance(rate, bool) or not _positive(rate)):
+            raise VergeOSError('max_requests_per_second must be more than zero, not %r' % (rate,))
+        object.__setattr__(self, 'progress_interval', _seconds(self.progress_interval, 'progress_interval'))
+        if self.wait_for_agent and self.state != 'running':
+            raise VergeOSError('wait_for_agent applies to state=running only, not %s' % self.state)
+        if self.kill_timeout is not None:
+            object.__setattr__(self, 'kill_timeout', _seconds(self.kill_timeout, 'kill_timeout'))
+        if self.snapshot_before_kill:
+            if self.on_timeout != 'force' or self.state != 'stopped':
+                raise VergeOSError('snapshot_before_kill applies to state=stopped with on_timeout=force only (a snapshot before an '
+                                   'escalation to a kill)')
+            if not str(self.snapshot_before_kill.get('name') or '').strip():
+                raise VergeOSError('snapshot_before_kill needs a name')
+        else:
+            object.__setattr__(self, 'snapshot_before_kill', None)
+
+    def kill_window(self, record):
+        """Seconds an escalated VM gets from its kill (kill_timeout, else its own timeout)."""
+        return record.timeout if self.kill_timeout is None else self.kill_timeout
+
+    def window_for(self, action):
+        """Return how many VMs may hold a slot for ``action`` at once (None: not limited)."""
+        if self.max_concurrent_actions is not None:
+            return self.max_concurrent_actions
+        return DEFAULT_START_WINDOW if action in STORM_ACTIONS else None
+
+
+def _positive(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number > 0
+
+
+@dataclass(frozen=True)
+class VMRecord:
+    """One VM's way through the engine (replaced, never changed in place)."""
+
+    key: int
+    previous: str
+    timeout: float
+    started: float
+    mode: str = PLAN
+    action: str | None = None
+    params: tuple = ()
+    target: str | None = None
+    final: bool = True
+    agent: bool = False
+    escalating: bool = False
+    escalated: bool = False
+    actions: tuple = ()
+    sends: int = 0
+    first_send: float | None = None
+    next_send: float | None = None
+    last_error: str = ''
+    retry_after: float | None = None
+    refused: tuple = ()  # (action, message) of a definite refusal, judged at the next decision
+    deadline: float | None = None
+    seen: frozenset = field(default_factory=frozenset)
+    sent_from: str | None = None  # the phase the action was decided on: a VM already stopping proves nothing about a kill
+    snapshot: dict | None = None  # the snapshot taken before its kill (snapshot_before_kill)
+    retries: int = 0
+    failed: bool = False
+    timed_out: bool = False
+    msg: str = ''
+    finished: float | None = None
+
+    @property
+    def done(self):
+        return self.mode == DONE
+
+    @property
+    def elapsed(self):
+        return 0.0 if self.finished is None else round(max(0.0, self.finished - self.started), 3)
+
+    def holds_slot(self, row, options):
+        """Whether this VM holds a slot of the window: an action of its sent and not settled, and VergeOS not queueing it."""
+        in_flight = self.mode == WAIT_MODE or (self.mode == SEND and self.sends > 0)
+        if not in_flight or self.action is None or options.window_for(self.action) is None:
+            return False
+        return not is_queued(row)
+
+
+def is_queued(row):
+    """Whether VergeOS queues this VM's start until resources free up (it then holds no slot of the window)."""
+    return bool(row) and str(row.get('status') or '').lower() == QUEUED_STATUS
+
+
+def new_record(row, timeout, now, previous):
+    return VMRecord(key=row['$key'], previous=previous, timeout=float(timeout), started=now)
+
+
+def finish(record, now, msg, *, failed=False, timed_out=False):
+    """Return the record of a VM that is done: ``failed``, ``timed_out`` and ``msg`` say how."""
+    return replace(record, mode=DONE, failed=failed, timed_out=timed_out, msg=msg, finished=now, next_send=None)
+
+
+def _actions_words(record):
+    return ', '.join(record.actions)
+
+
+def _start_deadline(record, now):
+    return record if record.deadline is not None else replace(record, deadline=now + record.timeout)
+
+
+def resend_delay(sends, retry_after, rand):
+    """Return the wait before send number ``sends + 1``: exponential with jitter, or the server's Retry-After if longer."""
+    ceiling = min(RESEND_CAP, RESEND_BASE * (2 ** max(0, sends - 1)))
+    delay = ceiling / 2 + ceiling / 2 * rand()
+    return max(delay, retry_after or 0.0)
+
+
+def _agent_missing(record, row):
+    return record.agent and not row.get('agent_version')
+
+
+def _heading_to(row, target):
+    """Whether a row shows a VM on its way to ``target`` (starting for running, stopping for stopped)."""
+    phase = phase_of(row.get('status'), row.get('running'))
+    return (target == 'running' and phase == STARTING) or (target == 'stopped' and phase == STOPPING)
+
+
+def _took_effect(record, row, target):
+    """Whether a row shows the unconfirmed action took effect: the VM is at its target, or newly heading there."""
+    if reached(row.get('status'), row.get('running'), target):
+        return True
+    return _heading_to(row, target) and phase_of(row.get('status'), row.get('running')) != record.sent_from
+
+
+def _status_words(row):
+    return 'status %s, running %s' % (row.get('status'), row.get('running'))
+
+
+def decide(record, row, now, options):
+    """Return (new record, step) for one VM from its fresh ``row`` (None: no fresh read this round).
+
+    ``step`` is NOTHING, SEND_ACTION (send ``record.action`` with ``record.params``) or
+    MARK_STOPPED. Without a fresh row nothing is decided but what time alone decides.
+    """
+    if record.done or row is None:
+        return record, NOTHING
+    return _BY_MODE[record.mode](record, row, now, options)
+
+
+def _settling(record, row, now, options):
+    if reached(row.get('status'), row.get('running'), 'settled'):
+        return _plan(replace(record, mode=PLAN), row, now, options)
+    return _maybe_late(record, row, now, options)
+
+
+def _marking(record, _row, _now, _options):
+    return record, MARK_STOPPED
+
+
+def _snapshotting(record, _row, _now, _options):
+    return record, NOTHING  # the engine reports the snapshot with after_snapshot
+
+
+def _plan(record, row, now, options):  # noqa: PLR0911 (one return per plan decision)
+    escalating = record.mode == ESCALATE
+    plan = plan_power(row.get('status'), row.get('running'), options.state, options.force or escalating)
+    if escalating and not (plan.decision == ACT and plan.action in ESCALATIONS and plan.action not in record.actions):
+        return _timed_out(record, now, options, 'not %s by the deadline and no escalation applies (status %s)'
+                          % (options.state, row.get('status'))), NOTHING
+    refused_action, refused_message = record.refused or (None, '')
+    record = replace(record, refused=())
+    if plan.decision == REFUSE:
+        return finish(record, now, plan.reason, failed=True), NOTHING
+    if plan.decision == NOOP:
+        agent = options.wait_for_agent and bool(row.get('guest_agent'))
+        if options.wait and agent and not row.get('agent_version'):
+            return replace(_start_deadline(record, now), mode=WAIT_MODE, target='running', agent=True, final=True), NOTHING
+        done = ('%s after %s' % (options.state, _actions_words(record))) if record.actions else plan.reason
+        return finish(record, now, done), NOTHING
+    if plan.decision == WAIT:
+        if not options.wait:
+            return finish(record, now, '%s; not waiting' % plan.reason), NOTHING
+        agent = plan.target == 'running' and options.wait_for_agent and bool(row.get('guest_agent'))
+        return replace(_start_deadline(record, now), mode=WAIT_MODE, target=plan.target, agent=agent, final=True), NOTHING
+    if plan.decision == WAIT_THEN_ACT:
+        return replace(_start_deadline(record, now), mode=SETTLE, target='settled'), NOTHING
+    # ACT
+    if escalating and plan.action == 'kill' and options.snapshot_before_kill and record.snapshot is None:
+        return replace(record, mode=SNAPSHOT), TAKE_SNAPSHOT
+    if refused_action == plan.action:
+        return finish(record, now, refused_message, failed=True), NOTHING
+    if plan.action in record.actions and not escalating:
+        return finish(record, now, '%s was sent already and is wanted again (status %s); it is not sent twice'
+                       % (plan.action, row.get('status')), failed=True), NOTHING
+    agent = plan.target == 'running' and options.wait_for_agent and bool(row.get('guest_agent'))
+    record = replace(record, mode=SEND, action=plan.action, params=tuple(sorted(plan.params.items())), target=plan.target,
+                     final=plan.final, agent=agent, escalating=escalating, sends=0, first_send=None, next_send=now,
+                     last_error='', retry_after=None, seen=frozenset(), sent_from=phase_of(row.get('status'), row.get('running')))
+    return record, SEND_ACTION
+
+
+def _unconfirmed(record, row, now, options):
+    """A VM whose action is out without a definite answer: success if the row shows it, else send again or give up."""
+    status, running = row.get('status'), row.get('running')
+    target = 'running' if record.target == 'restarted' else record.target
+    if record.sends and record.action != 'reset' and _took_effect(record, row, target):
+        return _waiting(_confirmed(record, now, options), row, now, options)
+    plan = plan_power(status, running, options.state, options.force or record.escalating)
+    if record.sends == 0 or not (plan.decision == ACT and plan.action == record.action):
+        # Queued by the window, or the VM moved on its own (another actor, VergeOS acting late): decide afresh.
+        return _plan(replace(record, mode=ESCALATE if record.escalating else PLAN), row, now, options)
+    # Not seen taking effect: it may still have been carried out, so it counts as sent ("may have changed").
+    record = replace(record, actions=record.actions if record.action in record.actions else record.actions + (record.action,))
+    give_up = _give_up(record, now, options)
+    if give_up:
+        return finish(record, now, give_up, failed=True), NOTHING
+    if now < record.next_send:
+        return record, NOTHING
+    return replace(record, retries=record.retries + 1), SEND_ACTION
+
+
+def _give_up(record, now, options):
+    """Return why an unconfirmed action is not sent again ('' while it may be)."""
+    if record.action not in REPEATABLE_ACTIONS:
+        return '%s was not confirmed and is not re-sent (a second one could act twice): %s' % (record.action, record.last_error)
+    window = options.kill_window(record) if record.escalating else record.timeout
+    if now >= record.first_send + window:
+        return '%s was never acknowledged nor seen taking effect in %gs (%d sends; last: %s)%s' % (
+            record.action, window, record.sends, record.last_error, '' if record.escalating else '; not escalated')
+    return ''
+
+
+def _confirmed(record, now, options):
+    """The action took effect (2xx, or a read shows it): the deadline starts if it has not, the VM waits."""
+    actions = record.actions if record.action in record.actions else record.actions + (record.action,)
+    record = replace(record, mode=WAIT_MODE, actions=actions, next_send=None, seen=frozenset())
+    if record.escalating:
+        # An escalation gets its own window from its acknowledgement.
+        return replace(record, escalated=True, escalating=False, deadline=now + options.kill_window(record))
+    return _start_deadline(record, now)
+
+
+def after_send(record, now, error, options, rand):
+    """Return the record after sending its action: ``error`` None for a 2xx, else the VergeOSError of the POST."""
+    record = replace(record, sends=record.sends + 1, first_send=record.first_send if record.first_send is not None else now)
+    if error is None:
+        record = _confirmed(record, now, options)
+        if record.final and not options.wait:
+            return finish(record, now, '%s sent; not waiting' % record.action)
+        return record
+    if not is_transient(error.status):
+        # A definite answer: not carried out. The next read decides; the same action is not sent again.
+        return replace(record, mode=ESCALATE if record.escalating else PLAN, next_send=None,
+                       refused=(record.action, '%s was refused and is not re-sent: %s' % (record.action, error)))
+    retry_after = getattr(error, 'retry_after', None)
+    return replace(record, last_error=str(error), retry_after=retry_after,
+                   next_send=now + resend_delay(record.sends, retry_after, rand))
+
+
+def _waiting(record, row, now, options):
+    status, running = row.get('status'), row.get('running')
+    target = record.target
+    if reached(status, running, target) and not _agent_missing(record, row):
+        if not record.final:
+            return _plan(replace(record, mode=PLAN, action=None), row, now, options)
+        words = _actions_words(record) or 'no action needed'
+        return finish(record, now, '%s (%s)' % (options.state, words)), NOTHING
+    if target in ('running', 'stopped') and moved_away(status, running, target, record.seen):
+        return finish(record, now, 'after %s: moved away from %s (%s): another actor or a failed %s; not fighting it'
+                       % (_actions_words(record) or 'waiting', target, _status_words(row), 'start' if target == 'running' else 'stop'),
+                       failed=True), NOTHING
+    record = replace(record, seen=record.seen | {phase_of(status, running)})
+    return _maybe_late(record, row, now, options)
+
+
+def _maybe_late(record, row, now, options):
+    if record.deadline is None or now < record.deadline:
+        return record, NOTHING
+    if reached(row.get('status'), row.get('running'), record.target or 'settled') and _agent_missing(record, row):
+        reason = '%s, but the guest agent did not answer by the deadline' % record.target
+    else:
+        reason = 'not %s by the deadline; last seen: %s' % (record.target, _status_words(row))
+    if (options.unsafe_mark_stopped and options.state == 'stopped' and 'kill' in record.actions
+            and MARK_STOPPED_ACTION not in record.actions):
+        return replace(record, mode=MARK), MARK_STOPPED
+    if options.on_timeout == 'force' and not record.escalated:
+        return _plan(replace(record, mode=ESCALATE), row, now, options)
+    return _timed_out(record, now, options, reason), NOTHING
+
+
+def _timed_out(record, now, options, reason):
+    if options.on_timeout == 'report':
+        return finish(record, now, 'missed the deadline (reported, not failed): %s' % reason, timed_out=True)
+    return finish(record, now, reason, failed=True, timed_out=True)
+
+
+def after_mark(record, now, error, options):
+    """Return the record after the machine_status reset (``error`` None when it was written)."""
+    if error is not None:
+        return finish(record, now, 'still not stopped after kill; unsafe_mark_stopped could not mark it: %s' % error, failed=True)
+    return replace(record, mode=WAIT_MODE, target='stopped', final=True, actions=record.actions + (MARK_STOPPED_ACTION,),
+                   deadline=now + options.kill_window(record), seen=frozenset())
+
+
+def after_snapshot(record, now, snapshot, error):
+    """Return the record after the snapshot before its kill: taken (the kill is decided from the next read) or failed (no kill)."""
+    if error is not None:
+        return finish(record, now, 'still not stopped at its deadline; not killed because the snapshot before the kill failed: %s'
+                      % error, failed=True, timed_out=True)
+    return replace(record, mode=ESCALATE, snapshot=snapshot)
+
+
+def after_failed_read(record, now, error, options):
+    """A poll round whose read failed costs a round, not the VM: it fails only once its own deadline is well past.
+
+    Past its deadline (or, before any deadline, its timeout from its first send) by two poll
+    intervals with no fresh read, a VM fails: nothing is escalated without a fresh read.
+    """
+    if record.done:
+        return record
+    start = record.deadline if record.deadline is not None else (record.first_send + record.timeout if record.first_send is not None else None)
+    if start is None or now < start + 2 * options.poll_interval:
+        # Nothing sent to it yet (queued, or waiting for its turn): a failed read changes nothing for it.
+        return record
+    return finish(record, now, 'could not read the VM again by its deadline: %s' % error, failed=True,
+                   timed_out=record.deadline is not None)
+
+
+def next_event(records, now, options):
+    """Return when the engine should read again: the next poll, sooner for a resend or a deadline that falls earlier."""
+    wake = now + options.poll_interval
+    for record in records:
+        if record.done:
+            continue
+        for moment in (record.next_send if record.mode == SEND and record.sends else None, record.deadline):
+            if moment is not None and now < moment < wake:
+                wake = moment
+    return wake
+
+
+_BY_MODE = {PLAN: _plan, ESCALATE: _plan, SEND: _unconfirmed, SETTLE: _settling, WAIT_MODE: _waiting, MARK: _marking,
+            SNAPSHOT: _snapshotting}
