@@ -310,7 +310,7 @@ def _plan(record, row, now, options):  # noqa: PLR0911 (one return per plan deci
         return finish(record, now, refused_message, failed=True), NOTHING
     if plan.action in record.actions and not escalating:
         return finish(record, now, '%s was sent already and is wanted again (status %s); it is not sent twice'
-                       % (plan.action, row.get('status')), failed=True), NOTHING
+                      % (plan.action, row.get('status')), failed=True), NOTHING
     agent = plan.target == 'running' and options.wait_for_agent and bool(row.get('guest_agent'))
     record = replace(record, mode=SEND, action=plan.action, params=tuple(sorted(plan.params.items())), target=plan.target,
                      final=plan.final, agent=agent, escalating=escalating, sends=0, first_send=None, next_send=now,
@@ -386,8 +386,8 @@ def _waiting(record, row, now, options):
         return finish(record, now, '%s (%s)' % (options.state, words)), NOTHING
     if target in ('running', 'stopped') and moved_away(status, running, target, record.seen):
         return finish(record, now, 'after %s: moved away from %s (%s): another actor or a failed %s; not fighting it'
-                       % (_actions_words(record) or 'waiting', target, _status_words(row), 'start' if target == 'running' else 'stop'),
-                       failed=True), NOTHING
+                      % (_actions_words(record) or 'waiting', target, _status_words(row), 'start' if target == 'running' else 'stop'),
+                      failed=True), NOTHING
     record = replace(record, seen=record.seen | {phase_of(status, running)})
     return _maybe_late(record, row, now, options)
 
@@ -442,7 +442,7 @@ def after_failed_read(record, now, error, options):
         # Nothing sent to it yet (queued, or waiting for its turn): a failed read changes nothing for it.
         return record
     return finish(record, now, 'could not read the VM again by its deadline: %s' % error, failed=True,
-                   timed_out=record.deadline is not None)
+                  timed_out=record.deadline is not None)
 
 
 def next_event(records, now, options):

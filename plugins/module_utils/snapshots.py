@@ -185,7 +185,7 @@ class _Pursuit:
                 error, answered = exc, patience.clock()
             else:
                 return answer, ('' if self.sends == 1 else 'acknowledged at send %d (the earlier sends got no definite answer and '
-                                                            'the read-back did not show them)' % self.sends)
+                                                           'the read-back did not show them)' % self.sends)
             found = self._look(seen)
             if found:
                 which = '' if self.sends == 1 else ' (send %d)' % self.sends

@@ -47,7 +47,7 @@ def get(sim, path=SYSTEM, auth=ADMIN, **kwargs):
 
 def drain(sim, count, auth=ADMIN):
     """Send count requests that must all be admitted."""
-    for _ in range(count):
+    for _turn in range(count):
         assert get(sim, auth=auth).status_code == 200
 
 
@@ -79,7 +79,7 @@ def test_bucket_refills_at_rate_up_to_burst():
     clock = Clock()
     limit = ratelimit.RateLimit(clock)
     limit.configure({"rate": 2.0, "burst": 3, "mode": "drop", "retry_after": 1})
-    assert [limit.admit("a") for _ in range(3)] == [None] * 3
+    assert [limit.admit("a") for _turn in range(3)] == [None] * 3
     assert limit.admit("a") is not None
     clock.now += 0.49  # 0.98 of a token
     assert limit.admit("a") is not None
@@ -87,13 +87,13 @@ def test_bucket_refills_at_rate_up_to_burst():
     assert limit.admit("a") is None
     assert limit.admit("a") is not None
     clock.now += 60  # a long pause fills the bucket, never beyond burst
-    assert [limit.admit("a") for _ in range(4)].count(None) == 3
+    assert [limit.admit("a") for _turn in range(4)].count(None) == 3
     assert limit.admit("b") is None  # another user, another bucket
 
 
 def test_bucket_without_setting_admits_everything_and_configure_refills():
     limit = ratelimit.RateLimit(Clock())
-    assert all(limit.admit("a") is None for _ in range(100))
+    assert all(limit.admit("a") is None for _turn in range(100))
     limit.configure({"rate": 1.0, "burst": 1, "mode": "429", "retry_after": 4})
     assert limit.admit("a") is None
     setting, answer = limit.admit("a")
@@ -165,7 +165,7 @@ def test_users_have_independent_buckets(rl):
     drain(rl, 3, auth=OPS)
     assert dropped(lambda: get(rl, auth=OPS))
     bearer = {"Authorization": "Bearer k-automation"}
-    for _ in range(3):
+    for _turn in range(3):
         assert get(rl, auth=None, headers=bearer).status_code == 200
     assert dropped(lambda: get(rl, auth=None, headers=bearer))
 
@@ -177,7 +177,7 @@ def test_basic_token_login_and_api_key_of_one_user_share_a_bucket(rl):
     login = rl.api("POST", "/api/sys/tokens", auth=None, json={"login": "admin", "password": "admin"})
     token = ok_json(login, 201)["$key"]
     session = {"x-yottabyte-token": token}
-    for _ in range(2):
+    for _turn in range(2):
         assert get(rl, auth=None, headers=session).status_code == 200
     assert get(rl, auth=None, headers=session).status_code == 429
     refused_login = rl.api("POST", "/api/sys/tokens", auth=None, json={"login": "admin", "password": "admin"})
@@ -190,9 +190,9 @@ def test_failed_authentication_is_not_counted(rl):
     for credentials in ({"auth": ("admin", "wrong")}, {"auth": ("nobody", "x")}, {"auth": None},
                         {"auth": None, "headers": {"Authorization": "Bearer nope"}},
                         {"auth": None, "headers": {"x-yottabyte-token": "nope"}}):
-        for _ in range(3):
+        for _turn in range(3):
             assert get(rl, **credentials).status_code == 401
-    for _ in range(3):
+    for _turn in range(3):
         bad_login = rl.api("POST", "/api/sys/tokens", auth=None, json={"login": "admin", "password": "wrong"})
         assert bad_login.status_code == 401
     drain(rl, 2)  # admin's bucket is still full
@@ -204,12 +204,12 @@ def test_failed_authentication_is_not_counted(rl):
 
 def test_sim_requests_are_never_limited_nor_counted(rl):
     limited(rl, burst=2)
-    for _ in range(10):
+    for _turn in range(10):
         assert rl.api("GET", "/_sim/health", auth=None).status_code == 200
         assert rl.api("GET", "/_sim/requests", auth=("admin", "admin")).status_code == 200
     drain(rl, 2)
     assert dropped(lambda: get(rl))
-    for _ in range(5):
+    for _turn in range(5):
         assert rl.api("GET", "/_sim/faults", auth=("admin", "admin")).status_code == 200
 
 
@@ -317,7 +317,7 @@ def test_reset_returns_to_the_start_up_setting(rl):
     limited(rl, burst=1)
     assert health(rl)["rate_limit"]["burst"] == 1
     assert ok_json(rl.api("POST", "/_sim/reset", auth=None))["rate_limit"] is None
-    for _ in range(20):
+    for _turn in range(20):
         assert get(rl).status_code == 200
 
 

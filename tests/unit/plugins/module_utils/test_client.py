@@ -363,12 +363,12 @@ def test_dropped_connections_slow_the_client_down_only_when_they_come_together(f
     clock = Clock()
     lossy = make_client(fake_session([drop] + [fake_response(200, [])] * 30), pacer=Pacer(clock=clock, sleep=clock.sleep),
                         retry=RetryPolicy(base=0.0))
-    for _ in range(30):
+    for _turn in range(30):
         lossy.get('vms')
     assert lossy.pacer.pace() is None and clock.sleeps == []  # the odd lost request is the network, not a rate limit
     limited = make_client(fake_session(([drop] * 2 + [fake_response(200, [])]) * 4), pacer=Pacer(clock=clock, sleep=clock.sleep),
                           retry=RetryPolicy(base=0.0, budget=100))
-    for _ in range(4):
+    for _turn in range(4):
         limited.get('vms')
     assert limited.pacer.throttle_signals >= 1 and limited.pacer.concurrency == 4  # first fewer in flight, then a slower pace
 
@@ -377,14 +377,14 @@ def test_fewer_in_flight_first_then_a_slower_pace_and_back_again():
     clock = Clock()
     pacer = Pacer(clock=clock, sleep=clock.sleep)
     widths = []
-    for _ in range(4):
-        for _ in range(10):
+    for _second in range(4):
+        for _turn in range(10):
             pacer.before()
         pacer.throttled()
         widths.append((pacer.concurrency, pacer.pace()))
         clock.now += 1.0
     assert widths[:3] == [(4, None), (2, None), (1, None)] and widths[3][0] == 1 and widths[3][1] is not None
-    for _ in range(20 * 7):
+    for _turn in range(20 * 7):
         pacer.answered()
     assert pacer.concurrency == 8
 
@@ -392,7 +392,7 @@ def test_fewer_in_flight_first_then_a_slower_pace_and_back_again():
 def test_max_requests_per_second_caps_the_pace(fake_session, fake_response):
     clock = Clock()
     client = make_client(fake_session([fake_response(200, [])] * 5), pacer=Pacer(max_rate=2, clock=clock, sleep=clock.sleep))
-    for _ in range(5):
+    for _turn in range(5):
         client.get('vms')
     assert clock.now == pytest.approx(2.0)  # 5 requests at 2 per second: 4 gaps of 0.5 s
 
@@ -400,13 +400,13 @@ def test_max_requests_per_second_caps_the_pace(fake_session, fake_response):
 def test_the_pace_recovers_as_answers_come_back():
     clock = Clock()
     pacer = Pacer(clock=clock, sleep=clock.sleep, concurrency=1)
-    for _ in range(40):
+    for _turn in range(40):
         pacer.before()
     pacer.throttled()
     assert pacer.pace() == 20.0  # 40 in the last second, halved
     pacer.throttled()
     assert pacer.pace() == 20.0  # the same overload counts once
-    for _ in range(200):
+    for _turn in range(200):
         pacer.before()
         pacer.answered()
     # Additive increase: about INCREASE requests per second more for each second of answers.

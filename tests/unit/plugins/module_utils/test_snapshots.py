@@ -343,6 +343,7 @@ def test_the_module_refuses_negative_retry_settings(name, value, words):
     with pytest.raises(VergeOSError, match=words):
         check_snapshot_params(params)
 
+
 def test_snapshots_of_many_vms_are_one_read():
     vms = [dict(VM), {'$key': 8, 'name': 'db01', 'machine': 108}]
     client = SnapshotClient([{'$key': 1, 'name': 's', 'machine': 108, 'created': 5}], vms=vms)

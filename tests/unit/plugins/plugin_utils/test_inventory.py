@@ -276,8 +276,6 @@ def test_read_site_with_no_vm_reads_no_tags():
     assert [path for path, _params in client.gets] == ['vms']
 
 
-
-
 def test_read_site_refuses_snapshot_rows_as_the_modules_do():
     """A listing that excludes snapshots and answers some went through a proxy that dropped the filter."""
     client = FakeClient(2)
