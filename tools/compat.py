@@ -22,7 +22,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv-newest")
 REQUIREMENTS = os.path.join(ROOT, "requirements-dev.txt")
-NEEDED = ("requests", "pytest", "pytest-xdist", "cryptography", "PyYAML")
+NEEDED = ("requests", "pytest", "pytest-xdist", "cryptography", "PyYAML", "ansible-runner")
 SUBSET = ["tests/functional/modules", "tests/functional/docs", "tests/functional/inventory/test_inventory_hosts.py",
           "tests/functional/inventory/test_inventory_with_modules.py", "tests/functional/reliability/test_bad_input.py"]
 
