@@ -15,9 +15,8 @@ options:
     description:
       - The VergeOS system to talk to, as V(host), V(host:port) or V(https://host[:port]).
       - The API is served over HTTPS only; other schemes and URLs with a path are refused.
-      - If not set, the environment variable E(VERGEOS_HOST) is used.
+      - If not set, the environment variable E(VERGEOS_HOST) is used; one of them is required.
     type: str
-    required: true
   username:
     description:
       - User name for HTTP Basic authentication, used with O(password).

@@ -20,14 +20,25 @@ attributes:
       - Supported. With C(async) the module is sent to the task's host like any module (Ansible's async machinery needs a process
         there to poll), so give such a task C(delegate_to) C(localhost); the inventory host's VM is still the one acted on.
     support: full
+options:
+  allow_other_system:
+    description:
+      - On a host of the C(vergeos.power.vergeos) inventory whose C(vergeos_url) is another VergeOS system than the one the task
+        connects to (O(host)), the task is refused, whatever VMs it selects, because a name or id meant for the host's system would
+        reach another VM on this one. Set V(true) when the task really means VMs of the system it connects to (it must then select
+        them; the host's own VM is never acted on there).
+      - Hosts that are not from that inventory (no C(vergeos_url), such as C(localhost)) are not concerned.
+    type: bool
+    default: false
+    version_added: 1.1.0
 notes:
   - The module runs on the Ansible controller, in the controller's Python, through an action plugin of the same name, whatever the
     task's host and connection are. A play over hosts of the C(vergeos.power.vergeos) inventory needs no C(delegate_to) and never
     connects to the guests (set C(gather_facts) to V(false) for such plays).
   - Given none of O(name), O(id), O(names), O(ids) and O(filters), the module acts on the task's inventory host's own VM (the
-    C(vergeos_id) host variable), but only when that host's C(vergeos_url) is the system the task connects to (O(host)); otherwise it
-    refuses and sends nothing, because two VergeOS systems can both have a VM 42. A host without C(vergeos_id) (such as
-    C(localhost)) keeps the module's behaviour without a selection.
+    C(vergeos_id) host variable). On a host whose C(vergeos_url) is not the system the task connects to (O(host)) it refuses and sends
+    nothing, with or without a selection (see O(allow_other_system)), because two VergeOS systems can both have a VM 42. A host
+    without C(vergeos_id) (such as C(localhost)) keeps the module's behaviour without a selection.
   - The connection options' environment variables are read on the controller, including those a task sets with C(environment).
     C(no_log), check mode and diff mode behave as for any module.
 '''

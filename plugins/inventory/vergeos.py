@@ -183,6 +183,8 @@ ca_path: /etc/pki/vergeos-ca.pem
 import concurrent.futures  # noqa: E402
 import os  # noqa: E402
 
+from ansible import constants as C  # noqa: E402
+
 from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
 
@@ -192,7 +194,8 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import POWER_STATES  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.vms import normalise_filters  # noqa: E402
 from ansible_collections.vergeos.power.plugins.plugin_utils.inventory import (  # noqa: E402
-    CONNECTION_OPTIONS, PLUGIN, assign_host_names, host_groups, host_variables, read_site, select_rows, site_settings,
+    CONNECTION_OPTIONS, PLUGIN, assign_host_names, check_keys, host_groups, host_variables, read_site, select_rows, site_settings,
+    strict_booleans,
 )
 
 MAX_SITE_WORKERS = 8
@@ -215,8 +218,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         super().parse(inventory, loader, path, cache)
         if not HAS_REQUESTS:
             raise AnsibleParserError('%s needs the Python library requests on the controller (pip install requests)' % PLUGIN)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
         try:
+            self._check_source(config)
             sites = self._sites()
             filters = normalise_filters(self.get_option('filters'))
             page_size = self.get_option('page_size')
@@ -246,6 +250,29 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ------------------------------------------------------------ options
 
+    def _check_source(self, config):
+        """Refuse keys the plugin does not know and booleans that are no clear true or false (in the source or the environment)."""
+        check_keys(config, set(self.get_options()), 'the source')
+        definitions = C.config.get_configuration_definitions('inventory', self._load_name) or {}
+        raw = {}
+        for name, definition in definitions.items():
+            if definition.get('type') not in ('bool', 'boolean'):
+                continue
+            if name in config:
+                raw[name] = (config[name], 'the source')
+                continue
+            for variable in definition.get('env') or ():
+                if os.environ.get(variable.get('name', '')):
+                    raw[name] = (os.environ[variable['name']], variable['name'])
+                    break
+        strict_booleans(raw)
+
+    def _rendered(self, value):
+        """Return a source's string after templating (a credential may be "{{ lookup('env', 'X') }}"); other values as they are."""
+        if isinstance(value, str) and ('{{' in value or '{%' in value):
+            return self.templar.template(value)
+        return value
+
     def _connection_option(self, option):
         """Return a connection option; one set by an EMPTY environment variable counts as not set.
 
@@ -263,7 +290,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raise VergeOSError(str(exc)) from None
             if inverse is not None:
                 return inverse
-        return value
+        return self._rendered(value)
 
     def _sites(self):
         """Return the settings of every site, each with its client built (nothing sent yet)."""
@@ -271,6 +298,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         entries = self.get_option('sites') or []
         if not isinstance(entries, list):
             raise VergeOSError('sites must be a list of dicts')
+        entries = [{key: self._rendered(value) for key, value in entry.items()} if isinstance(entry, dict) else entry for entry in entries]
         settings = [site_settings(entry, defaults, os.environ, 'sites[%d]' % index) for index, entry in enumerate(entries)] \
             if entries else [site_settings({}, defaults, os.environ)]
         sites, names, urls = [], {}, {}

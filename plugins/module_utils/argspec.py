@@ -80,7 +80,8 @@ def _env(option):
 def connection_argument_spec():
     """Return a fresh copy of the connection options' argument spec (secrets no_log, environment fallbacks)."""
     return {
-        'host': {'type': 'str', 'required': True, 'fallback': _env('host')},
+        # Not required in the spec: VERGEOS_HOST may give it, and the client names both when neither does.
+        'host': {'type': 'str', 'fallback': _env('host')},
         'username': {'type': 'str', 'fallback': _env('username')},
         'password': {'type': 'str', 'no_log': True, 'fallback': _env('password')},
         'api_key': {'type': 'str', 'no_log': True, 'fallback': _env('api_key')},
@@ -106,6 +107,11 @@ def selection_argument_spec():
         }},
         'allow_empty': {'type': 'bool', 'default': False},
     }
+
+
+def controller_argument_spec():
+    """Return the options of the action plugins on the controller (doc fragment ``vergeos.power.controller``)."""
+    return {'allow_other_system': {'type': 'bool', 'default': False}}
 
 
 SELECTION_MUTUALLY_EXCLUSIVE = [['name', 'id'], ['filters', 'name'], ['filters', 'id'], ['filters', 'names'], ['filters', 'ids']]

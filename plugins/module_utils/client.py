@@ -47,7 +47,8 @@ def parse_host(host):
     """
     text = (host or '').strip() if isinstance(host, str) else ''
     if not text:
-        raise VergeOSError('host is required: give the VergeOS system as host, host:port or https://host[:port]')
+        raise VergeOSError('no VergeOS system given: set host (or the environment variable VERGEOS_HOST) to host, host:port or '
+                           'https://host[:port]')
     if '@' in text:
         raise VergeOSError('host must not carry credentials (user:password@host): give username and password, or api_key')
     if '://' in text:
@@ -111,6 +112,12 @@ def timeout_seconds(api_timeout):
     if not 0 < value < float('inf'):
         raise VergeOSError('api_timeout must be a number of seconds greater than 0, not %r' % (api_timeout,))
     return value
+
+
+def _dropped(exc):
+    """Whether a transport error is a connection closed after the request went out (not a failure to connect)."""
+    text = str(exc)
+    return any(words in text for words in ('Connection aborted', 'RemoteDisconnected', 'Connection reset by peer', 'BadStatusLine'))
 
 
 class VergeOSClient:
@@ -203,6 +210,10 @@ class VergeOSClient:
             message = 'no answer from %s within %gs' % (self.url, self.timeout)
         elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
             message = 'the answer from %s was cut off: %s' % (self.url, self._transport_reason(exc))
+        elif _dropped(exc):
+            # The connection was made and the request sent; the answer never came (VergeOS drops the
+            # connections of a client over its rate limit, proxies drop them under load).
+            message = 'the connection to %s was closed before an answer: %s' % (self.url, self._transport_reason(exc))
         else:
             message = 'cannot connect to %s: %s' % (self.url, self._transport_reason(exc))
         if not is_retryable_method(method) and not isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -210,11 +221,22 @@ class VergeOSClient:
         return self.error(message, None, attempted)
 
     def _tls_error(self, exc, attempted):
+        reason = self._transport_reason(exc)
         if self.verify is False:
-            return self.error('TLS error with %s: %s' % (self.url, self._transport_reason(exc)), None, attempted)
-        hint = 'check ca_path (the CA that signed the VergeOS certificate)' if isinstance(self.verify, str) else \
-            'give the CA that signed the VergeOS certificate in ca_path, or set validate_certs to false (insecure)'
-        return self.error('TLS certificate verification of %s failed: %s; %s' % (self.url, self._transport_reason(exc), hint), None, attempted)
+            return self.error('TLS error with %s: %s' % (self.url, reason), None, attempted)
+        return self.error('TLS certificate verification of %s failed: %s; %s' % (self.url, reason, self._tls_hint(reason)), None, attempted)
+
+    def _tls_hint(self, reason):
+        """Return what to do about a failed verification: the certificate's own fault first, then the CA."""
+        text = reason.lower()
+        if 'expired' in text or 'not yet valid' in text:
+            return 'the certificate of the VergeOS system is outside its validity dates: renew it (or check the clock of this controller)'
+        if 'hostname' in text or "doesn't match" in text or 'ip address mismatch' in text:
+            return ('the certificate of the VergeOS system was issued for another name: give host as a name the certificate holds '
+                    '(its subject alternative names)')
+        if isinstance(self.verify, str):
+            return 'check ca_path (the CA that signed the VergeOS certificate)'
+        return 'give the CA that signed the VergeOS certificate in ca_path, or set validate_certs to false (insecure)'
 
     # ------------------------------------------------------------ requests
 

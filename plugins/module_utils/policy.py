@@ -137,6 +137,19 @@ class PowerOptions:
         else:
             object.__setattr__(self, 'snapshot_before_kill', None)
 
+    def warnings(self):
+        """Return what the options ask for that cannot happen with the others (said, not refused)."""
+        found = []
+        kills = self.state == 'stopped' and (self.force or self.on_timeout == 'force')
+        if self.unsafe_mark_stopped and not kills:
+            found.append('unsafe_mark_stopped does nothing here: it applies after a kill, that is with state=stopped and force=true '
+                         'or on_timeout=force')
+        if self.preferred_node is not None and self.state == 'stopped':
+            found.append('preferred_node does nothing with state=stopped: it is where a VM is powered on')
+        if self.kill_timeout is not None and not kills:
+            found.append('kill_timeout does nothing here: it is the wait after a kill (force=true or on_timeout=force with state=stopped)')
+        return found
+
     def kill_window(self, record):
         """Seconds an escalated VM gets from its kill (kill_timeout, else its own timeout)."""
         return record.timeout if self.kill_timeout is None else self.kill_timeout
@@ -252,7 +265,9 @@ def _took_effect(record, row, target):
 
 
 def _status_words(row):
-    return 'status %s, running %s' % (row.get('status'), row.get('running'))
+    words = 'status %s, running %s' % (row.get('status'), row.get('running'))
+    # VergeOS says why in status_info (a failed start: "failed to start: ..."): pass it on.
+    return words + (', status_info %r' % row['status_info'] if row.get('status_info') else '')
 
 
 def decide(record, row, now, options):
@@ -402,6 +417,9 @@ def _maybe_late(record, row, now, options):
     if (options.unsafe_mark_stopped and options.state == 'stopped' and 'kill' in record.actions
             and MARK_STOPPED_ACTION not in record.actions):
         return replace(record, mode=MARK), MARK_STOPPED
+    if 'kill' in record.actions and MARK_STOPPED_ACTION not in record.actions and options.state == 'stopped':
+        reason += ('; even the kill did not stop it: if its node is gone, unsafe_mark_stopped (safe_shutdown_unsafe_mark_stopped in '
+                   'the role) tells VergeOS it is stopped; dangerous, read its documentation first')
     if options.on_timeout == 'force' and not record.escalated:
         return _plan(replace(record, mode=ESCALATE), row, now, options)
     return _timed_out(record, now, options, reason), NOTHING

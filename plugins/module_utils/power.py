@@ -221,10 +221,14 @@ def power_vms(client, options, *, selection=None, max_targets=DEFAULT_MAX_TARGET
     records = [new_record(row, timeouts.get(row['$key'], options.wait_timeout), now, power_state_of(row.get('status'))) for row in rows]
     first = {row['$key']: row for row in rows}
     if check_mode:
-        return _check_run(records, first, options, single)
-    engine = _Engine(ops, options, clock=clock, sleep=sleep, rand=rand, progress=progress)
-    records = engine.run(records, dict(first))
-    return _result(records, engine.latest, first, options, single=single)
+        result = _check_run(records, first, options, single)
+    else:
+        engine = _Engine(ops, options, clock=clock, sleep=sleep, rand=rand, progress=progress)
+        records = engine.run(records, dict(first))
+        result = _result(records, engine.latest, first, options, single=single)
+    if options.warnings():
+        result['warnings'] = options.warnings()
+    return result
 
 
 def progress_report(records, rows, now, throttled=0):

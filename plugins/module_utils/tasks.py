@@ -16,8 +16,8 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
-    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, require_requests, selection_argument_spec,
-    selection_from_params,
+    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, controller_argument_spec, require_requests,
+    selection_argument_spec, selection_from_params,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
@@ -40,6 +40,7 @@ def info_argument_spec():
     """Return vergeos_vm_info's argument spec: connection + selection + what to add to each VM."""
     spec = connection_argument_spec()
     spec.update(selection_argument_spec())
+    spec.update(controller_argument_spec())
     spec.update(
         include_tags={'type': 'bool', 'default': False},
         include_addresses={'type': 'bool', 'default': False},
@@ -51,6 +52,7 @@ def power_argument_spec():
     """Return vergeos_vm_power's argument spec: connection + selection + the power options."""
     spec = connection_argument_spec()
     spec.update(selection_argument_spec())
+    spec.update(controller_argument_spec())
     spec.update(
         state={'type': 'str', 'required': True, 'choices': list(WANTED_STATES)},
         force={'type': 'bool', 'default': False},
@@ -81,6 +83,7 @@ def snapshot_argument_spec():
     """Return vergeos_vm_snapshot's argument spec: connection + selection + the snapshot options."""
     spec = connection_argument_spec()
     spec.update(selection_argument_spec())
+    spec.update(controller_argument_spec())
     spec.update(
         state={'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
         snapshot_name={'type': 'str', 'required': True, 'aliases': ['snapshot']},

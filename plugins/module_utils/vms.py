@@ -11,6 +11,7 @@ status (through traversal fields). Snapshot rows of ``vms`` are never selected.
 from __future__ import annotations
 
 import re
+import warnings
 
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
@@ -60,6 +61,32 @@ def _name_list(value, what):
     return values
 
 
+# Perl and Python shorthands that POSIX extended regular expressions (what VergeOS's rx matches) do not have.
+_NOT_POSIX = (
+    (re.compile(r'\\[dDwWsSbB]'), r'\d, \w, \s and \b (use [0-9], [[:alnum:]_], [[:space:]])'),
+    (re.compile(r'\(\?'), '(?...) groups and inline flags such as (?i) (VergeOS matches names case-sensitively)'),
+    (re.compile(r'[*+?}]\?'), 'lazy quantifiers such as *? and +?'),
+)
+
+
+def check_name_regex(regex):
+    """Return ``name_regex`` when it is a POSIX extended regular expression; VergeOSError naming what is wrong otherwise."""
+    if not isinstance(regex, str) or not regex:
+        raise VergeOSError('filters.name_regex must be a non-empty POSIX extended regular expression')
+    try:
+        with warnings.catch_warnings():
+            # POSIX classes such as [[:digit:]] are valid here; Python only warns that it reads them differently.
+            warnings.simplefilter('ignore', FutureWarning)
+            re.compile(regex)
+    except re.error as exc:
+        raise VergeOSError('filters.name_regex %r is not a valid regular expression: %s' % (regex, exc)) from None
+    for pattern, what in _NOT_POSIX:
+        if pattern.search(regex):
+            raise VergeOSError('filters.name_regex %r uses %s, which POSIX extended regular expressions (VergeOS matches name_regex with '
+                               'rx) do not have' % (regex, what))
+    return regex
+
+
 def normalise_filters(filters):
     """Return filters with list values (names as given); VergeOSError for unknown keys or power states."""
     if not filters:
@@ -72,9 +99,7 @@ def normalise_filters(filters):
     result = {}
     regex = filters.get('name_regex')
     if regex is not None:
-        if not isinstance(regex, str) or not regex:
-            raise VergeOSError('filters.name_regex must be a non-empty POSIX extended regular expression')
-        result['name_regex'] = regex
+        result['name_regex'] = check_name_regex(regex)
     for key in ('tags', 'power_state', 'node', 'cluster'):
         values = _name_list(filters.get(key), 'filters.' + key)
         if values:

@@ -12,6 +12,7 @@ suspicious answers as the modules.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 
@@ -152,9 +153,36 @@ def _text_option(entry, key, where):
 
 def _bool_setting(value, where):
     try:
-        return boolean(True if value is None else value, strict=True)
+        return boolean(True if value is None or value == '' else value, strict=True)
     except TypeError:
         raise VergeOSError('%s: validate_certs must be true or false' % where) from None
+
+
+def check_keys(given, known, where):
+    """Raise VergeOSError for keys that are not ``known``, naming the nearest known one (a typo must never widen a source)."""
+    unknown = sorted(str(key) for key in given if key not in known)
+    if not unknown:
+        return
+    words = []
+    for key in unknown:
+        near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        words.append('%s (did you mean %s?)' % (key, near[0]) if near else key)
+    raise VergeOSError('%s: unknown key(s) %s; a source with a typo would act on other VMs than meant, so it is refused'
+                       % (where, ', '.join(words)))
+
+
+def strict_booleans(raw_values):
+    """Raise VergeOSError for a boolean option whose raw value ({name: (value, where it came from)}) is no clear true or false.
+
+    Empty values count as unset (an AWX credential injects every variable, empty or not).
+    """
+    for name, (value, origin) in sorted(raw_values.items()):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            boolean(value.strip() if isinstance(value, str) else value, strict=True)
+        except TypeError:
+            raise VergeOSError('%s must be true or false, not %r (from %s)' % (name, value, origin)) from None
 
 
 def site_settings(entry, defaults, environ, where='the source'):
@@ -165,9 +193,7 @@ def site_settings(entry, defaults, environ, where='the source'):
     """
     if not isinstance(entry, dict):
         raise VergeOSError('%s: each entry of sites must be a dict (with host, name, credentials...)' % where)
-    unknown = sorted(set(entry) - set(SITE_KEYS))
-    if unknown:
-        raise VergeOSError('%s: unknown key(s) %s; known: %s' % (where, ', '.join(map(str, unknown)), ', '.join(SITE_KEYS)))
+    check_keys(entry, SITE_KEYS, where)
     settings = {key: defaults.get(key) for key in CONNECTION_OPTIONS}
     if any(entry.get(key) not in (None, '') for key in SECRET_KEYS):
         settings['password'] = settings['api_key'] = None

@@ -44,22 +44,32 @@ HOST_URL_VAR = 'vergeos_url'
 def host_vm_id(params, host_vars, inventory_hostname):
     """Return the VM id to act on for an inventory host, or None to leave the selection to the module.
 
-    None when the task selects its VMs itself, or when the host carries no ``vergeos_id``
-    (``localhost``: the module's own behaviour then applies). Raises VergeOSError when the
-    host's VM lives on another VergeOS system than the one the task connects to (two
-    systems can both have a VM 42: acting on the wrong one is never an option).
+    A host of the ``vergeos.power.vergeos`` inventory (it carries ``vergeos_url``) belongs to one
+    VergeOS system: a task on it that connects to another system is refused, whatever selection
+    it was given (two systems can both have a VM 42, and a name or id meant for one would reach
+    the other's), unless the task sets ``allow_other_system``. Without a selection, the host's own
+    ``vergeos_id`` is the VM. None when the task selects its VMs itself on the host's system, or
+    when the host carries no ``vergeos_id`` (``localhost``: the module's own behaviour then applies).
     """
-    if has_selection(selection_from_params(params)):
-        return None
-    if host_vars.get(HOST_ID_VAR) is None:
-        return None
-    vm_id = vm_key(host_vars[HOST_ID_VAR])
     host_url = host_vars.get(HOST_URL_VAR)
     task_url = parse_host(params.get('host'))
-    if host_url is None or not same_system(str(host_url), task_url):
-        where = host_url or 'an unknown system'
-        raise VergeOSError('inventory host %s is VM %s of %s, but this task connects to %s: refusing to act on a VM of another system; '
-                           'point host at %s, or select the VM with name or id' % (inventory_hostname, vm_id, where, task_url, where))
+    foreign = host_url is not None and not same_system(str(host_url), task_url)
+    if foreign and not params.get('allow_other_system'):
+        raise VergeOSError('inventory host %s belongs to the VergeOS system %s, but this task connects to %s: refusing to act on a VM '
+                           'of another system (the same VM name or key can be another VM there). Point host at %s for this host (for example '
+                           'host: "{{ vergeos_url }}"), or set allow_other_system: true if the task really means VMs of %s'
+                           % (inventory_hostname, host_url, task_url, host_url, task_url))
+    if has_selection(selection_from_params(params)) or host_vars.get(HOST_ID_VAR) is None:
+        return None
+    vm_id = vm_key(host_vars[HOST_ID_VAR])
+    if host_url is None:
+        raise VergeOSError('inventory host %s is VM %s of an unknown system (no vergeos_url): refusing to act on it; give the host '
+                           'vergeos_url (the vergeos.power.vergeos inventory sets it), or select the VMs in the task'
+                           % (inventory_hostname, vm_id))
+    if foreign:
+        raise VergeOSError('inventory host %s is VM %s of %s, but this task connects to %s: allow_other_system lets a task select VMs of '
+                           'the system it connects to, never act on the host\'s own VM there; select the VMs in the task'
+                           % (inventory_hostname, vm_id, host_url, task_url))
     return vm_id
 
 
@@ -114,7 +124,7 @@ class VMAction(ActionBase):
             return remove_values({'failed': True, 'changed': False, 'msg': self._validation_message(validation)}, secrets)
         params = validation.validated_parameters
         try:
-            vm_id = host_vm_id(params, task_vars, task_vars.get('inventory_hostname'))
+            vm_id = host_vm_id(params, self._host_identity(task_vars), task_vars.get('inventory_hostname'))
         except VergeOSError as exc:
             return remove_values(failure(exc), secrets)
         if vm_id is not None:
@@ -124,6 +134,14 @@ class VMAction(ActionBase):
         result = self.work(params, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff), **self.work_options(params))
         result['invocation'] = {'module_args': remove_values(params, secrets)}
         return remove_values(result, secrets)
+
+    def _host_identity(self, task_vars):
+        """Return the host's vergeos_id and vergeos_url, templated (an inventory may set them from other variables)."""
+        found = {}
+        for name in (HOST_ID_VAR, HOST_URL_VAR):
+            if task_vars.get(name) is not None:
+                found[name] = self._templar.template(task_vars[name])
+        return found
 
     def work_options(self, params):  # pylint: disable=unused-argument
         """Return extra keyword arguments for ``work`` (a subclass adds its own, e.g. a progress callback)."""

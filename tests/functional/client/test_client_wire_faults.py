@@ -138,6 +138,8 @@ def test_post_without_an_answer_is_sent_once_and_says_the_outcome_is_unknown(ser
     assert len(server.requests) == 1
     assert caught.value.status is None
     assert 'may or may not have been carried out' in str(caught.value)
+    # The request went out: a connection closed before the answer is not "cannot connect".
+    assert 'closed before an answer' in str(caught.value) and 'cannot connect' not in str(caught.value)
 
 
 def test_a_get_without_an_answer_is_retried(server):

@@ -103,6 +103,26 @@ def test_a_host_of_another_system_is_refused_and_nothing_is_sent(site):
     assert power_state(site, 11) == "running"
 
 
+@pytest.mark.parametrize("selection", [{"id": 11}, {"name": "web01"}, {"filters": {"name_regex": "^web"}}])
+def test_following_a_refusal_with_a_selection_still_reaches_nothing_of_this_site(site, selection):
+    """The refusal used to suggest selecting the VM by name or id: doing so on another site's host acted on this site's VM."""
+    task = dict(STOP, **{"vergeos.power.vergeos_vm_power": dict(selection, state="stopped", poll_interval=0.2)})
+    result = play(site, [task], hosts="stranger")
+    assert result.returncode != 0
+    assert "refusing to act on a VM of another system" in result.stdout and "allow_other_system" in result.stdout
+    assert site.requests() == []
+    assert power_state(site, 11) == "running"
+
+
+def test_allow_other_system_is_the_explicit_way_to_select_vms_of_the_task_system(site):
+    task = dict(STOP, **{"vergeos.power.vergeos_vm_power": {"state": "stopped", "name": "db01", "allow_other_system": True,
+                                                              "poll_interval": 0.2}})
+    result = play(site, [task], hosts="stranger")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(entry["body"]["vm"], entry["body"]["action"]) for entry in posts(site)] == [(12, "poweroff")]
+    assert power_state(site, 11) == "running"
+
+
 def test_a_host_without_a_vm_and_no_selection_fails_clearly(site):
     result = play(site, [STOP], hosts="plain")
     assert result.returncode != 0

@@ -80,8 +80,8 @@ CASES = [
     ("cut_connection", INFO, {"name": "web01", "api_timeout": 5}, "cut off", [{"path": "/api/v4", "kind": "truncate", "cut": "connection"}]),
 ]
 TLS_CASES = [
-    ("tls_name_mismatch", "name-mismatch", "TLS certificate verification of"),
-    ("tls_expired", "expired", "certificate has expired"),
+    ("tls_name_mismatch", "name-mismatch", "was issued for another name"),
+    ("tls_expired", "expired", "outside its validity dates"),
 ]
 
 

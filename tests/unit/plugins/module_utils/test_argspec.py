@@ -62,9 +62,11 @@ def test_task_options_win_over_the_environment_and_defaults_apply(clean_env):
     assert params['validate_certs'] is True and params['api_timeout'] == 30
 
 
-def test_host_is_required_when_neither_task_nor_environment_give_it(clean_env):
+def test_no_host_from_task_nor_environment_is_named_with_vergeos_host(clean_env):
     result = ArgumentSpecValidator(connection_argument_spec()).validate({'api_key': 'k'})
-    assert any('host' in message for message in result.error_messages)
+    assert not result.error_messages and result.validated_parameters['host'] is None
+    with pytest.raises(VergeOSError, match=r'set host \(or the environment variable VERGEOS_HOST\)'):
+        client_from_params(result.validated_parameters)
 
 
 def test_client_from_params(clean_env):
@@ -152,7 +154,7 @@ def test_empty_variables_count_as_unset(clean_env):
     assert params['username'] is None and params['password'] is None
     for blank in ('', '  '):
         clean_env.setenv('VERGEOS_HOST', blank)
-        assert any('host' in message for message in ArgumentSpecValidator(connection_argument_spec()).validate({'api_key': 'k'}).error_messages)
+        assert ArgumentSpecValidator(connection_argument_spec()).validate({'api_key': 'k'}).validated_parameters['host'] is None
 
 
 @pytest.mark.parametrize('environ, args, expected', [

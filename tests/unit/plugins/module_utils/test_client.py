@@ -50,8 +50,8 @@ def test_parse_host_accepts_host_port_and_https_urls(host, url):
     ('https://vergeos.example.com?x=1', 'path or query'),
     ('vergeos.example.com:99999', 'port'),
     ('vergeos.example.com:https', 'port'),
-    ('', 'host is required'),
-    (None, 'host is required'),
+    ('', 'no VergeOS system given: set host (or the environment variable VERGEOS_HOST)'),
+    (None, 'no VergeOS system given: set host (or the environment variable VERGEOS_HOST)'),
     ('https://', 'not a valid host'),
 ])
 def test_parse_host_refuses_other_schemes_paths_and_garbage(host, words):

@@ -332,3 +332,40 @@ def test_snapshot_before_kill_only_with_an_escalation_to_a_kill(wrong):
     state = wrong.pop('state', 'stopped')
     with pytest.raises(VergeOSError, match='snapshot_before_kill applies to state=stopped with on_timeout=force only'):
         PowerOptions(state=state, snapshot_before_kill=SNAP, **wrong)
+
+
+# ---------------------------------------------------------------- messages that help, options that would do nothing
+
+
+def test_a_failed_start_carries_vergeos_status_info():
+    opts = options('running')
+    record, _step = decide(_waiting('running', opts), row(STARTING), 2.0, opts)
+    record, _step = decide(record, row({'status': 'error', 'running': False}, status_info='failed to start: no disk'), 4.0, opts)
+    assert record.failed and "status_info 'failed to start: no disk'" in record.msg
+
+
+def test_a_vm_the_kill_did_not_stop_points_to_unsafe_mark_stopped():
+    opts = options(force=True)
+    record, _step = decide(fresh(), row(ON), 0.0, opts)
+    record = sent(record, 0.0, opts=opts)
+    record, _step = decide(record, row(STOPPING), 60.0, opts)
+    assert record.failed and 'even the kill did not stop it' in record.msg and 'unsafe_mark_stopped' in record.msg
+
+
+@pytest.mark.parametrize('given, words', [
+    ({'state': 'stopped', 'unsafe_mark_stopped': True}, 'unsafe_mark_stopped does nothing here'),
+    ({'state': 'running', 'unsafe_mark_stopped': True}, 'unsafe_mark_stopped does nothing here'),
+    ({'state': 'stopped', 'preferred_node': 'node1'}, 'preferred_node does nothing with state=stopped'),
+    ({'state': 'stopped', 'kill_timeout': 30}, 'kill_timeout does nothing here'),
+])
+def test_options_that_would_do_nothing_say_so(given, words):
+    assert any(words in warning for warning in PowerOptions(**given).warnings())
+
+
+@pytest.mark.parametrize('given', [
+    {'state': 'stopped', 'force': True, 'unsafe_mark_stopped': True},
+    {'state': 'stopped', 'on_timeout': 'force', 'unsafe_mark_stopped': True, 'kill_timeout': 30},
+    {'state': 'running', 'preferred_node': 'node1'},
+])
+def test_options_that_apply_say_nothing(given):
+    assert PowerOptions(**given).warnings() == []

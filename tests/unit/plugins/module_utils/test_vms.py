@@ -288,3 +288,22 @@ def test_single_selectors_go_through_the_one_request_lookups(client):
 def test_what_a_selection_names(selection, selects, single):
     assert has_selection(selection) is selects
     assert is_single(selection) is single
+
+
+@pytest.mark.parametrize('regex, words', [
+    ('web(', 'is not a valid regular expression'),
+    (r'^web\d+$', r'uses \d, \w, \s and \b'),
+    ('(?i)^web', 'inline flags such as (?i)'),
+    ('^web.*?01', 'lazy quantifiers'),
+    ('', 'non-empty POSIX extended regular expression'),
+])
+def test_a_bad_or_perl_only_name_regex_is_refused_before_any_request(client, regex, words):
+    with pytest.raises(VergeOSError) as caught:
+        select_vms(client, filters={'name_regex': regex})
+    assert words in str(caught.value)
+    assert client.gets == []
+
+
+@pytest.mark.parametrize('regex', ['^web[0-9]+$', '^(web|db)[[:digit:]]{2}$', 'a|b', '^x.*$'])
+def test_posix_extended_regexes_pass(regex):
+    assert normalise_filters({'name_regex': regex}) == {'name_regex': regex}

@@ -37,7 +37,7 @@ def test_a_numeric_string_id_is_accepted():
 
 
 @pytest.mark.parametrize('selection', [{'name': 'db01'}, {'id': 7}, {'names': ['a']}, {'ids': [1]}, {'filters': {'name_regex': '^a'}}])
-def test_a_task_that_selects_its_vms_ignores_the_host(selection):
+def test_a_task_that_selects_its_vms_on_the_hosts_system_ignores_the_host(selection):
     assert host_vm_id(params(**selection), HOST, 'web01') is None
 
 
@@ -50,12 +50,27 @@ def test_a_host_without_a_vm_leaves_the_selection_to_the_module():
 
 
 @pytest.mark.parametrize('url', ['https://other.example.com:8443', 'https://vergeos.example.com', 'https://vergeos.example.com:9443',
-                                 None, 'not a url/with/path'])
-def test_a_host_of_another_or_unknown_system_is_refused(url):
-    host = dict(HOST, vergeos_url=url) if url is not None else {'vergeos_id': 42}
-    with pytest.raises(VergeOSError, match='refusing to act on a VM of another system') as raised:
-        host_vm_id(params(), host, 'web01')
-    assert 'web01' in str(raised.value) and 'VM 42' in str(raised.value)
+                                 'not a url/with/path'])
+def test_a_host_of_another_system_is_refused_whatever_the_task_selects(url):
+    for selection in ({}, {'name': 'db01'}, {'id': 42}, {'filters': {'name_regex': '^a'}}):
+        with pytest.raises(VergeOSError, match='refusing to act on a VM of another system') as raised:
+            host_vm_id(params(**selection), dict(HOST, vergeos_url=url), 'web01')
+        # The way out names the host's system, never a selection that would reach another VM on this one.
+        assert 'web01' in str(raised.value) and 'allow_other_system' in str(raised.value)
+        assert 'select the VM' not in str(raised.value) and 'with name or id' not in str(raised.value)
+
+
+def test_allow_other_system_lets_a_task_select_vms_of_its_own_system_but_never_the_hosts_vm():
+    other = dict(HOST, vergeos_url='https://other.example.com')
+    assert host_vm_id(params(allow_other_system=True, name='db01'), other, 'web01') is None
+    with pytest.raises(VergeOSError, match='never act on the host.s own VM there'):
+        host_vm_id(params(allow_other_system=True), other, 'web01')
+
+
+def test_a_host_without_vergeos_url_is_refused_only_without_a_selection():
+    with pytest.raises(VergeOSError, match='VM 42 of an unknown system'):
+        host_vm_id(params(), {'vergeos_id': 42}, 'web01')
+    assert host_vm_id(params(name='db01'), {'vergeos_id': 42}, 'web01') is None
 
 
 @pytest.mark.parametrize('bad', [0, -1, 'abc', True])

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The roles' variables as AWX surveys and -e give them: strings for lists and numbers, checked once, each problem named."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.vergeos.power.plugins.filter.role_inputs import FilterModule
+from ansible_collections.vergeos.power.plugins.plugin_utils.role_inputs import InputError, normalise, targets
+
+role_inputs = FilterModule().filters()['role_inputs']
+
+
+@pytest.mark.parametrize('given, expected', [
+    ('web01', ['web01']),
+    ('web01\ndb01\n\n  app,01  \r\n', ['web01', 'db01', 'app,01']),  # an AWX textarea: one name a line; a comma stays
+    ('42', ['42']),  # a digit-only string is a name
+    (['web01', 42, ' db01 '], ['web01', 42, 'db01']),
+    ([], []),
+    (None, []),
+    ('', []),
+])
+def test_targets_from_lists_and_strings_never_characters(given, expected):
+    assert targets('safe_shutdown_targets', given) == expected
+
+
+@pytest.mark.parametrize('given, words', [
+    ('[web01, db01]', 'looks like a list written as text'),
+    ('[web01,', 'looks like a list written as text'),
+    ([{'name': 'web01'}], "not {'name': 'web01'}"),
+    ([True], 'not True'),
+    ([0], 'not 0'),
+    ([''], "not ''"),
+    ({'web01': 1}, 'must be a list of VM names and ids'),
+    (3.5, 'must be a list of VM names and ids'),
+])
+def test_bad_targets_say_what_and_how(given, words):
+    with pytest.raises(InputError, match='safe_shutdown_targets') as caught:
+        targets('safe_shutdown_targets', given)
+    assert words in str(caught.value)
+
+
+def test_numbers_as_strings_and_timeouts_as_dicts():
+    result = normalise({'safe_shutdown_timeout': '300', 'safe_shutdown_poll_interval': '0.5', 'safe_shutdown_max_targets': '7',
+                        'safe_shutdown_timeouts': {'db01': '900', 42: 60}, 'safe_shutdown_escalate': 'no',
+                        'safe_shutdown_kill_timeout': 60.0}, 'safe_shutdown')
+    assert result == {'timeout': 300, 'poll_interval': 0.5, 'max_targets': 7, 'timeouts': {'db01': 900, '42': 60}, 'escalate': False,
+                      'kill_timeout': 60}
+
+
+def test_every_problem_is_named_with_its_rule_and_value_one_a_line():
+    with pytest.raises(InputError) as caught:
+        normalise({'safe_shutdown_timeout': 'soon', 'safe_shutdown_max_targets': '0', 'safe_shutdown_poll_interval': 0,
+                   'safe_shutdown_timeouts': {'web01': -5}, 'safe_shutdown_escalate': 'ture', 'safe_shutdown_timeouts_x': 1},
+                  'safe_shutdown')
+    lines = str(caught.value).split('\n')
+    assert lines[0].startswith('safe_shutdown: ')
+    assert "safe_shutdown_max_targets must be a whole number, 1 or more; not '0'" in str(caught.value)
+    assert "safe_shutdown_timeout must be a number of seconds, 0 or more; not 'soon'" in str(caught.value)
+    assert 'safe_shutdown_poll_interval must be a number of seconds above 0; not 0' in str(caught.value)
+    assert "safe_shutdown_timeouts values must be numbers of seconds, 0 or more; not 'web01': -5" in str(caught.value)
+    assert "safe_shutdown_escalate must be true or false; not 'ture'" in str(caught.value)
+    assert len(lines) == 5
+
+
+def test_targets_and_filters_together_are_refused():
+    with pytest.raises(InputError, match='give safe_shutdown_targets or safe_shutdown_filters, not both'):
+        normalise({'safe_shutdown_targets': 'web01', 'safe_shutdown_filters': {'tags': ['x']}}, 'safe_shutdown')
+
+
+def test_the_filter_raises_an_ansible_error():
+    assert role_inputs({'safe_shutdown_targets': 'web01\ndb01'}, 'safe_shutdown') == {'targets': ['web01', 'db01']}
+    with pytest.raises(AnsibleFilterError, match='safe_shutdown_timeout must be a number of seconds'):
+        role_inputs({'safe_shutdown_timeout': 'soon'}, 'safe_shutdown')
+    with pytest.raises(AnsibleFilterError, match='unknown role'):
+        role_inputs({}, 'other')
