@@ -21,7 +21,9 @@ description:
     the bare name) and a warning says so; see O(hostnames)."
   - "Groups made out of the box (names sanitised: every character other than a letter, digit or C(_) becomes C(_)):
     C(vergeos_power_<state>) for every power state (always present, maybe empty), C(vergeos_node_<node>) (running VMs only),
-    C(vergeos_cluster_<cluster>), C(vergeos_tag_<tag>), C(vergeos_os_<os family>) and C(vergeos_site_<site name>)."
+    C(vergeos_cluster_<cluster>), C(vergeos_tag_<tag>), C(vergeos_os_<os family>) and C(vergeos_site_<site name>).
+    With several O(sites), node and cluster groups carry the site, C(vergeos_node_<site>_<node>) and
+    C(vergeos_cluster_<site>_<cluster>): two sites can both have a node1."
   - "Host variables: C(vergeos_id) (the VM key), C(vergeos_name), C(vergeos_machine), C(vergeos_power_state), C(vergeos_status),
     C(vergeos_running), C(vergeos_node), C(vergeos_cluster), C(vergeos_os_family), C(vergeos_cpu_cores), C(vergeos_ram) (MB),
     C(vergeos_tags) (sorted tag names, with O(want_tags=true)), C(vergeos_addresses) (NICs with C(nic), C(mac), C(ip), when
@@ -194,8 +196,8 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import POWER_STATES  # noqa: E402
 from ansible_collections.vergeos.power.plugins.module_utils.vms import normalise_filters  # noqa: E402
 from ansible_collections.vergeos.power.plugins.plugin_utils.inventory import (  # noqa: E402
-    CONNECTION_OPTIONS, PLUGIN, assign_host_names, check_keys, host_groups, host_variables, read_site, select_rows, site_settings,
-    strict_booleans,
+    CONNECTION_OPTIONS, PLUGIN, assign_host_names, check_keys, clash_warnings, host_groups, host_variables, read_site, select_rows,
+    site_settings, strict_booleans,
 )
 
 MAX_SITE_WORKERS = 8
@@ -246,7 +248,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         finally:
             for site in sites:
                 site['client'].close()
-        self._populate(results, filters, sources)
+        self._populate(results, filters, sources, per_site=len(sites) > 1)
 
     # ------------------------------------------------------------ options
 
@@ -355,7 +357,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ------------------------------------------------------------ building
 
-    def _populate(self, results, filters, sources):
+    def _populate(self, results, filters, sources, per_site):
         want_tags = bool(self.get_option('want_tags'))
         listed = []
         for site in results:
@@ -363,14 +365,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             listed.extend((site, row) for row in rows)
         # Names are made unique over every VM read, before the filters matched here: a filter (power_state...)
         # must never hand a VM's bare name to its namesake.
+        identities = [{'site': site['name'], 'id': row.get('$key'), 'name': row.get('name')} for site, row in listed]
         try:
-            names, clashes = assign_host_names([{'site': site['name'], 'id': row.get('$key'), 'name': row.get('name')}
-                                                for site, row in listed], self.get_option('hostnames'))
+            names, clashes = assign_host_names(identities, self.get_option('hostnames'))
         except VergeOSError as exc:
             raise AnsibleParserError('%s: %s' % (PLUGIN, exc)) from None
-        for name, holders in clashes.items():
-            self.display.warning('%s: %d VMs would have the host name %r (%s): each gets its id appended (and its site if needed)'
-                                 % (PLUGIN, len(holders), name, ', '.join('site %s id %s' % holder for holder in holders)))
+        for warning in clash_warnings(clashes, identities, names):
+            self.display.warning('%s: %s' % (PLUGIN, warning))
         by_site = {}
         for site in results:
             tags = dict(site.get('tags') or ())
@@ -394,7 +395,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             inventory.add_host(name)
             for key, value in variables.items():
                 inventory.set_variable(name, key, value)
-            for group in host_groups(variables):
+            for group in host_groups(variables, per_site=per_site):
                 if group not in known_groups:
                     inventory.add_group(group)
                     known_groups.add(group)

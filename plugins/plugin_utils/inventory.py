@@ -76,6 +76,19 @@ def assign_host_names(vms, scheme='name'):
                 names[index] = _render_host_name(vms[index], base + extra[:levels[index]])
 
 
+def clash_warnings(clashes, vms, names):
+    """Return one warning per shared host name, saying what each VM that had it is listed as (none keeps the bare name)."""
+    listed = {(vm['site'], vm['id']): name for vm, name in zip(vms, names, strict=True)}
+    warnings = []
+    for name, holders in clashes.items():
+        if any(name.startswith(other + '_') and set(holders) <= set(clashes[other]) for other in clashes if other != name):
+            continue  # an intermediate name of the same VMs (name_id, before the site was added too)
+        final = ', '.join('%s (site %s, id %s)' % (listed[holder], holder[0], holder[1]) for holder in holders if holder in listed)
+        warnings.append('%d VMs would have the host name %r: they are listed as %s; none keeps the bare name, so a play or a limit '
+                        'that names %r matches none of them' % (len(holders), name, final, name))
+    return warnings
+
+
 def _usable_address(text):
     """Return (is IPv6, address) for an address a controller can reach; None for loopback, link-local or junk."""
     if not isinstance(text, str) or not text:
@@ -132,10 +145,17 @@ def host_variables(row, site, tags=None, addresses=None, ansible_host=()):
     return variables
 
 
-def host_groups(variables):
-    """Return the names of the built-in groups a host with these variables belongs to."""
+def host_groups(variables, per_site=False):
+    """Return the names of the built-in groups a host with these variables belongs to.
+
+    ``per_site`` (a source with several sites): node and cluster groups carry the site,
+    ``vergeos_node_<site>_<node>``, since two sites can both have a node1 and a play over
+    one site's node must not reach the other's.
+    """
     groups = ['vergeos_power_' + variables['vergeos_power_state']]
-    for prefix, key in (('vergeos_node_', 'vergeos_node'), ('vergeos_cluster_', 'vergeos_cluster'), ('vergeos_os_', 'vergeos_os_family')):
+    site = safe_group_part(variables['vergeos_site']) + '_' if per_site else ''
+    for prefix, key in (('vergeos_node_' + site, 'vergeos_node'), ('vergeos_cluster_' + site, 'vergeos_cluster'),
+                        ('vergeos_os_', 'vergeos_os_family')):
         value = variables.get(key)
         if value not in (None, ''):
             groups.append(prefix + safe_group_part(value))

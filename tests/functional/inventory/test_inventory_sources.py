@@ -156,6 +156,13 @@ def test_several_sites_with_password_env(two_sites, run_inventory):
     assert result.hostvars["b-only"]["vergeos_url"] == site_b.url
     assert result.hostvars["vm-2"]["vergeos_url"] == site_a.url
     assert result.hostvars["vm-1_1_beta"]["vergeos_site"] == "beta"
+    # Node and cluster groups carry the site: both sites have a node1 and a cluster1.
+    node = result.hostvars["vm-1_1_beta"]["vergeos_node"]
+    assert node and result.hosts("vergeos_node_beta_" + node) == {"vm-1_1_beta"}
+    assert not [group for group in result.groups() if group.startswith(("vergeos_node_", "vergeos_cluster_"))
+                and not group.startswith(("vergeos_node_alpha_", "vergeos_node_beta_", "vergeos_cluster_alpha_", "vergeos_cluster_beta_"))]
+    # The warning says what the VMs that shared a name are listed as.
+    assert "listed as vm-1_1_alpha (site alpha, id 1), vm-1_1_beta (site beta, id 1)" in " ".join(result.stderr.split())
     # Each site got its own budget, with its own login.
     assert api_requests(site_a) == [("GET", "/api/v4/vms"), ("GET", "/api/v4/tag_members")]
     assert api_requests(site_b) == [("GET", "/api/v4/vms"), ("GET", "/api/v4/tag_members")]

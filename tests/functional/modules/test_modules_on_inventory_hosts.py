@@ -115,8 +115,8 @@ def test_following_a_refusal_with_a_selection_still_reaches_nothing_of_this_site
 
 
 def test_allow_other_system_is_the_explicit_way_to_select_vms_of_the_task_system(site):
-    task = dict(STOP, **{"vergeos.power.vergeos_vm_power": {"state": "stopped", "name": "db01", "allow_other_system": True,
-                                                              "poll_interval": 0.2}})
+    arguments = {"state": "stopped", "name": "db01", "allow_other_system": True, "poll_interval": 0.2}
+    task = dict(STOP, **{"vergeos.power.vergeos_vm_power": arguments})
     result = play(site, [task], hosts="stranger")
     assert result.returncode == 0, result.stdout + result.stderr
     assert [(entry["body"]["vm"], entry["body"]["action"]) for entry in posts(site)] == [(12, "poweroff")]

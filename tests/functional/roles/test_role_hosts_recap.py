@@ -30,8 +30,8 @@ def test_each_host_whose_vm_failed_is_failed_and_only_those(sim, tmp_path):
     url = "https://" + sim.host
     hosts = {vm["name"]: {"vergeos_id": vm["key"], "vergeos_url": url} for vm in WORLD["vms"]}
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": {"ansible_connection": "local",
-                                                                           "ansible_python_interpreter": sys.executable}}}))
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": local}}))
     play = tmp_path / "play.yml"
     play.write_text(yaml.safe_dump([{"name": "Safe shutdown of the play's hosts", "hosts": "all", "gather_facts": False,
                                      "vars": {"safe_shutdown_timeout": 1, "safe_shutdown_kill_timeout": 1, "safe_shutdown_poll_interval": 0.2},

@@ -288,3 +288,17 @@ def test_read_site_refuses_snapshot_rows_as_the_modules_do():
     with pytest.raises(VergeOSError, match='snapshot rows to a listing that excludes them'):
         inventory.read_site(client, page_size=0)
     assert [path for path, _params in client.gets] == ['vms']
+
+
+def test_with_several_sites_node_and_cluster_groups_carry_the_site():
+    groups = inventory.host_groups(inventory.host_variables(ROW, SITE), per_site=True)
+    assert 'vergeos_node_paris_node_1' in groups and 'vergeos_cluster_paris_cluster_1' in groups
+    assert not [group for group in groups if group in ('vergeos_node_node_1', 'vergeos_cluster_cluster_1')]
+
+
+def test_the_clash_warning_says_what_each_vm_is_listed_as():
+    found = vms(('a', 5, 'web01'), ('b', 5, 'web01'), ('a', 7, 'db01'))
+    names, clashes = inventory.assign_host_names(found)
+    (warning,) = inventory.clash_warnings(clashes, found, names)
+    assert "2 VMs would have the host name 'web01': they are listed as web01_5_a (site a, id 5), web01_5_b (site b, id 5)" in warning
+    assert "matches none of them" in warning
