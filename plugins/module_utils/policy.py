@@ -298,6 +298,10 @@ def _snapshotting(record, _row, _now, _options):
 def _plan(record, row, now, options):  # noqa: PLR0911 (one return per plan decision)
     escalating = record.mode == ESCALATE
     plan = plan_power(row.get('status'), row.get('running'), options.state, options.force or escalating)
+    if escalating and plan.decision == NOOP:
+        # It got there on its own just as its deadline passed (or while its snapshot was taken): nothing to escalate.
+        return finish(record, now, '%s just after its deadline, before any escalation (%s)' % (options.state, _actions_words(record))), \
+            NOTHING
     if escalating and not (plan.decision == ACT and plan.action in ESCALATIONS and plan.action not in record.actions):
         return _timed_out(record, now, options, 'not %s by the deadline and no escalation applies (status %s)'
                           % (options.state, row.get('status'))), NOTHING

@@ -299,7 +299,7 @@ def test_an_escalation_that_does_not_apply_times_out():
     opts = options(on_timeout='force')
     record = _waiting(opts=opts)
     record = record.__class__(**dict(vars(record), mode=ESCALATE))
-    done, _step = decide(record, row(OFF), 70.0, opts)
+    done, _step = decide(record, row({'status': 'maintenance', 'running': True}), 70.0, opts)
     assert done.timed_out and 'no escalation applies' in done.msg
 
 
@@ -369,3 +369,12 @@ def test_options_that_would_do_nothing_say_so(given, words):
 ])
 def test_options_that_apply_say_nothing(given):
     assert PowerOptions(**given).warnings() == []
+
+
+def test_a_vm_that_stops_on_its_own_while_its_escalation_starts_is_not_a_failure():
+    opts = options(on_timeout='force', snapshot_before_kill=SNAP)
+    record, _step = decide(_waiting(opts=opts), row(ON), 60.0, opts)
+    record = after_snapshot(record, 62.0, {'id': 9, 'name': 'before-kill'}, None)
+    record, step = decide(record, row(OFF), 63.0, opts)
+    assert step == NOTHING and record.mode == DONE and not record.failed and not record.timed_out
+    assert 'just after its deadline, before any escalation' in record.msg and record.snapshot
