@@ -18,10 +18,15 @@ from world import TABLES, as_key
 
 # Routes that change something: (table, with a key in the path) -> method.
 WRITES = {
-    ("vm_actions", False): "POST",
-    ("machine_snapshots", False): "POST",
-    ("machine_snapshots", True): "DELETE",
-    ("machine_status", True): "PUT",
+    ("vm_actions", False): ("POST",),
+    ("machine_snapshots", False): ("POST",),
+    ("machine_snapshots", True): ("DELETE",),
+    ("machine_status", True): ("PUT",),
+    ("tag_categories", False): ("POST",),
+    ("tags", False): ("POST",),
+    ("tags", True): ("PUT", "DELETE"),
+    ("tag_members", False): ("POST",),
+    ("tag_members", True): ("DELETE",),
 }
 ACTION_TABLES = ("vm_actions",)
 
@@ -150,7 +155,29 @@ def finish(response):
     return Response(response.status, payload=payload)
 
 
+def _write_tags(world, table, key_text, request, now):
+    """POST, PUT and DELETE of tag_categories, tags and tag_members (what the maintenance record uses)."""
+    body = request.json() if request.method != "DELETE" else {}
+    if key_text is None:
+        create = {"tag_categories": world.create_tag_category, "tags": world.create_tag,
+                  "tag_members": lambda fields, _now: world.create_tag_member(fields)}[table]
+        key = create(body, now)
+        return Response(201, receipt("v4", table, key, key))
+    key = as_key(key_text)
+    if key is None or key not in world.tables[table]:
+        raise ApiError(404, "%s %s does not exist" % (table, key_text))
+    if request.method == "PUT":
+        world.update_tag(key, body, now)
+    elif table == "tags":
+        world.delete_tag(key)
+    else:
+        world.delete_tag_member(key)
+    return Response(200)
+
+
 def _write(world, table, key_text, request, now):
+    if table in ("tag_categories", "tags", "tag_members"):
+        return _write_tags(world, table, key_text, request, now)
     body = request.json()
     if table == "vm_actions":
         world.vm_action(body, now)
@@ -176,7 +203,7 @@ def _table_route(world, principal, request, parts, now):
         raise ApiError(404, "API not found: /v4/%s" % "/".join(parts))
     if request.method == "GET" and table in TABLES:
         return _read(world, table, key_text, request)
-    if WRITES.get((table, key_text is not None)) != request.method:
+    if request.method not in WRITES.get((table, key_text is not None), ()):
         raise ApiError(405, "%s is not permitted on /v4/%s" % (request.method, "/".join(parts)))
     if principal.role != "admin":
         raise ApiError(403, "Permission denied")

@@ -452,6 +452,78 @@ class World:
             self.tables["machines"].pop(machine.key, None)
             self.tables["machine_status"].pop(machine.row["$key"], None)
 
+    # ------------------------------------------------------------ tags (writable, as VergeOS's are)
+
+    def _next_key(self, table):
+        return max(self.tables[table], default=0) + 1
+
+    @staticmethod
+    def _text(body, field, required=True):
+        value = body.get(field, None if required else "")
+        if not isinstance(value, str) or (required and not value):
+            raise ApiError(422, "field '%s' is required and must be a non-empty string" % field)
+        return value
+
+    def create_tag_category(self, body, now):
+        """Carry out POST tag_categories; return the new key (409 for a name in use)."""
+        name = self._text(body, "name")
+        if any(row["name"] == name for row in self.tables["tag_categories"].values()):
+            raise ApiError(409, "a tag category named %s exists" % name)
+        key = self._next_key("tag_categories")
+        row = self._category_row(key, {"name": name, "description": self._text(body, "description", required=False)})
+        row["created"] = row["modified"] = int(now)
+        self._insert("tag_categories", row)
+        return key
+
+    def create_tag(self, body, now):
+        """Carry out POST tags; return the new key (422 for an unknown category, 409 for a name in use in it)."""
+        name = self._text(body, "name")
+        category = as_key(body.get("category"))
+        if category not in self.tables["tag_categories"]:
+            raise ApiError(422, "field 'category' must be the key of a tag category")
+        if any(row["name"] == name and row["category"] == category for row in self.tables["tags"].values()):
+            raise ApiError(409, "a tag named %s exists in that category" % name)
+        key = self._next_key("tags")
+        row = self._tag_row(key, {"name": name, "description": self._text(body, "description", required=False)}, category)
+        row["created"] = row["modified"] = int(now)
+        self._insert("tags", row)
+        return key
+
+    def update_tag(self, key, body, now):
+        """Carry out PUT tags/<key>: its name and description may change (404 for no such tag)."""
+        row = self.tables["tags"].get(key)
+        if row is None:
+            raise ApiError(404, "tags %s does not exist" % key)
+        changes = {field: self._text(body, field, required=field == "name") for field in ("name", "description") if field in body}
+        row.update(changes, modified=int(now))
+
+    def delete_tag(self, key):
+        """Carry out DELETE tags/<key>, its members with it (404 for no such tag)."""
+        if self.tables["tags"].pop(key, None) is None:
+            raise ApiError(404, "tags %s does not exist" % key)
+        for member_key in [member for member, row in self.tables["tag_members"].items() if row["tag"] == key]:
+            del self.tables["tag_members"][member_key]
+
+    def create_tag_member(self, body):
+        """Carry out POST tag_members (member "vms/<VM key>"); return the new key (422 for a bad tag or member, 409 if tagged)."""
+        tag = as_key(body.get("tag"))
+        if tag not in self.tables["tags"]:
+            raise ApiError(422, "field 'tag' must be the key of a tag")
+        member = body.get("member")
+        vm_key = as_key(member[len("vms/"):]) if isinstance(member, str) and member.startswith("vms/") else None
+        if vm_key not in self.tables["vms"]:
+            raise ApiError(422, "field 'member' must be vms/<key of a VM>")
+        member = "vms/%d" % vm_key
+        if any(row["tag"] == tag and row["member"] == member for row in self.tables["tag_members"].values()):
+            raise ApiError(409, "%s already carries that tag" % member)
+        key = self._allocators["tag_members"].allocate()
+        self._insert("tag_members", {"$key": key, "tag": tag, "member": member})
+        return key
+
+    def delete_tag_member(self, key):
+        if self.tables["tag_members"].pop(key, None) is None:
+            raise ApiError(404, "tag_members %s does not exist" % key)
+
     def counts(self):
         """Return the number of rows per table."""
         return {name: len(rows) for name, rows in self.tables.items()}
