@@ -236,7 +236,8 @@ def site_settings(entry, defaults, environ, where='the source'):
     if not settings['host']:
         raise VergeOSError('%s: no VergeOS system: give host (or set VERGEOS_HOST)%s'
                            % (where, '' if where == 'the source' else ' in the entry or at the top level'))
-    name = entry.get('name', settings['host'])
+    # The default name is the host, without any user:password@ a mistyped host may carry (a name shows in messages and groups).
+    name = entry.get('name', settings['host'].rsplit('@', 1)[-1])
     if not isinstance(name, str) or not name.strip():
         raise VergeOSError('%s: name must be a non-empty string' % where)
     # str() drops the source file's template trust: the name is data in host variables and group names.

@@ -302,3 +302,8 @@ def test_the_clash_warning_says_what_each_vm_is_listed_as():
     (warning,) = inventory.clash_warnings(clashes, found, names)
     assert "2 VMs would have the host name 'web01': they are listed as web01_5_a (site a, id 5), web01_5_b (site b, id 5)" in warning
     assert "matches none of them" in warning
+
+
+def test_a_default_site_name_never_carries_credentials_of_a_mistyped_host():
+    settings = inventory.site_settings({'host': 'admin:secret@b.example.com'}, DEFAULTS, {})
+    assert settings['name'] == 'b.example.com'

@@ -1,0 +1,114 @@
+"""Bad input to the safe_shutdown role: each case ends in one message that names what is wrong, and nothing is written.
+
+The role's half of the bad-input matrix. All cases run in ONE ansible-playbook run: each includes
+the role in a block whose rescue keeps the failure's message, so the matrix costs one Ansible
+start-up. The simulator's request log must then hold no write at all.
+"""
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from run_ansible import run, sim_env
+
+WORLD = {
+    "speed": 100,
+    "vms": [
+        {"name": "web01", "key": 1, "power": "running"},
+        {"name": "twin", "key": 2, "power": "running"},
+        {"name": "twin", "key": 3, "power": "running"},
+        {"name": "stag01", "key": 4, "power": "running", "tags": ["staging"]},
+        {"name": "stag02", "key": 5, "power": "running", "tags": ["staging"]},
+    ],
+    "tag_categories": [{"name": "environment"}],
+    "tags": [{"name": "staging", "category": "environment"}],
+    "snapshots": [{"vm": 1, "name": "web01-nightly", "expires": 0}],
+}
+WEB = {"safe_shutdown_targets": ["web01"]}
+
+# (case id, role variables, words the message must contain)
+CASES = [
+    ("targets_dict", {"safe_shutdown_targets": {"web01": 1}}, "safe_shutdown_targets"),
+    ("targets_bool", {"safe_shutdown_targets": [True]}, "not True"),
+    ("targets_zero", {"safe_shutdown_targets": [0]}, "not 0"),
+    ("targets_negative", {"safe_shutdown_targets": [-4]}, "not -4"),
+    ("targets_empty_name", {"safe_shutdown_targets": ["web01", " "]}, "not ' '"),
+    ("targets_float", {"safe_shutdown_targets": [1.5]}, "not 1.5"),
+    ("targets_list_as_text", {"safe_shutdown_targets": "[web01, twin]"}, "looks like a list written as text"),
+    ("targets_and_filters", dict(WEB, safe_shutdown_filters={"tags": ["staging"]}), "not both"),
+    ("filters_key_typo", {"safe_shutdown_filters": {"name_rx": "web"}}, "name_rx"),
+    ("filters_state_typo", {"safe_shutdown_filters": {"power_state": ["on"]}}, "power_state"),
+    ("filters_perl_regex", {"safe_shutdown_filters": {"name_regex": r"^web\d+"}}, "POSIX extended regular expressions"),
+    ("filters_bad_regex", {"safe_shutdown_filters": {"name_regex": "web("}}, "is not a valid regular expression"),
+    ("filters_match_nothing", {"safe_shutdown_filters": {"name_regex": "^nothing$"}}, "match no VM"),
+    ("filters_too_many", {"safe_shutdown_filters": {"tags": ["staging"]}, "safe_shutdown_max_targets": 1},
+     "more than safe_shutdown_max_targets (1)"),
+    ("timeout_word", dict(WEB, safe_shutdown_timeout="soon"), "safe_shutdown_timeout"),
+    ("timeout_negative", dict(WEB, safe_shutdown_timeout=-1), "safe_shutdown_timeout must be a number of seconds, 0 or more"),
+    ("timeout_negative_text", dict(WEB, safe_shutdown_timeout="-5"), "safe_shutdown_timeout must be a number of seconds, 0 or more"),
+    ("kill_timeout_negative", dict(WEB, safe_shutdown_kill_timeout=-3), "safe_shutdown_kill_timeout must be a number of seconds"),
+    ("poll_zero", dict(WEB, safe_shutdown_poll_interval=0), "safe_shutdown_poll_interval must be a number of seconds above 0"),
+    ("poll_zero_text", dict(WEB, safe_shutdown_poll_interval="0"), "safe_shutdown_poll_interval must be a number of seconds above 0"),
+    ("max_targets_zero", dict(WEB, safe_shutdown_max_targets=0), "safe_shutdown_max_targets must be a whole number, 1 or more"),
+    ("max_targets_word", dict(WEB, safe_shutdown_max_targets="two"), "safe_shutdown_max_targets"),
+    ("timeouts_text", dict(WEB, safe_shutdown_timeouts="web01=30"), "safe_shutdown_timeouts"),
+    ("timeouts_word_value", dict(WEB, safe_shutdown_timeouts={"web01": "soon"}), "safe_shutdown_timeouts values must be numbers"),
+    ("timeouts_negative", dict(WEB, safe_shutdown_timeouts={"web01": -1}), "safe_shutdown_timeouts values must be numbers"),
+    ("escalate_typo", dict(WEB, safe_shutdown_escalate="ture"), "safe_shutdown_escalate"),
+    ("expires_negative", dict(WEB, safe_shutdown_snapshot_expires=-1), "safe_shutdown_snapshot_expires must be a number of seconds"),
+    ("retry_negative", dict(WEB, safe_shutdown_snapshot_retry_timeout=-5), "safe_shutdown_snapshot_retry_timeout must be"),
+    ("batch_typo", dict(WEB, safe_shutdown_batch="maybe"), "safe_shutdown_batch"),
+    ("unknown_vm", {"safe_shutdown_targets": ["web01", "no-such-vm"]}, "no VM is named 'no-such-vm'"),
+    ("shared_name", {"safe_shutdown_targets": ["twin"]}, "twin"),
+    ("snapshot_as_target", {"safe_shutdown_targets": ["web01-nightly"]}, "is a snapshot"),
+    ("unknown_id", {"safe_shutdown_targets": [999]}, "no VM has id 999"),
+]
+
+
+def play(tmp_path):
+    tasks = []
+    for case_id, variables, _words in CASES:
+        tasks.append({"name": "Case %s" % case_id, "block": [
+            {"name": "Run the role", "ansible.builtin.include_role": {"name": "vergeos.power.safe_shutdown"}, "vars": variables},
+            {"name": "It must not get here", "ansible.builtin.set_fact": {"reached": "{{ reached | default([]) + ['%s'] }}" % case_id}},
+        ], "rescue": [
+            {"name": "Keep the message", "ansible.builtin.set_fact": {
+                "messages": "{{ messages | default({}) | combine({'%s': ansible_failed_result.msg | default('')}) }}" % case_id}},
+        ]})
+    tasks.append({"name": "Keep the messages", "ansible.builtin.copy": {
+        "content": "{{ {'messages': messages | default({}), 'reached': reached | default([])} | to_json }}",
+        "dest": str(tmp_path / "messages.json"), "mode": "0600"}})
+    path = tmp_path / "play.yml"
+    path.write_text(yaml.safe_dump([{"name": "Bad input to the role", "hosts": "localhost", "gather_facts": False,
+                                     "vars": {"ansible_python_interpreter": sys.executable, "safe_shutdown_poll_interval": 0.2},
+                                     "tasks": tasks}], sort_keys=False))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def results(sim, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("role-bad-input")
+    sim.load(WORLD)
+    sim.clear_requests()
+    try:
+        result = run("ansible-playbook", play(tmp_path), env=sim_env(sim))
+        log = sim.requests()
+    finally:
+        sim.reset()
+    assert result.returncode == 0, result.stdout[-4000:]
+    kept = json.loads((tmp_path / "messages.json").read_text())
+    return {"messages": kept["messages"], "reached": kept["reached"], "log": log, "output": result.stdout + result.stderr}
+
+
+@pytest.mark.parametrize("case_id, words", [(case[0], case[2]) for case in CASES], ids=[case[0] for case in CASES])
+def test_each_case_fails_with_a_message_that_names_the_problem(results, case_id, words):
+    assert case_id not in results["reached"]
+    assert words in results["messages"][case_id], results["messages"][case_id]
+
+
+def test_nothing_was_written_and_nothing_crashed(results):
+    assert [entry for entry in results["log"] if entry["method"] != "GET"] == []
+    assert "Traceback" not in results["output"]
+    assert len(results["messages"]) == len(CASES)
