@@ -71,18 +71,15 @@ MODES = (PLAN, SEND, WAIT_MODE, SETTLE, ESCALATE, SNAPSHOT, MARK, DONE)
 NOTHING, SEND_ACTION, MARK_STOPPED, TAKE_SNAPSHOT = 'nothing', 'send', 'mark', 'snapshot'
 
 
-def _seconds(value, name, minimum=0.0, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool):
-        raise VergeOSError('%s must be a number of seconds, not %r' % (name, value))
+def seconds(value, name):
+    """Return a number of seconds (a number or numeric string, not a bool), zero or more, as a float; VergeOSError naming ``name``."""
     try:
-        seconds = float(value)
+        number = float(value) if not isinstance(value, bool) else float('nan')
     except (TypeError, ValueError):
-        raise VergeOSError('%s must be a number of seconds, not %r' % (name, value)) from None
-    if not math.isfinite(seconds) or seconds < minimum:
-        raise VergeOSError('%s must be %s or more, not %r' % (name, 'zero' if minimum == 0 else '%g' % minimum, value))
-    return seconds
+        number = float('nan')
+    if not math.isfinite(number) or number < 0:
+        raise VergeOSError('%s must be a number of seconds, zero or more, not %r' % (name, value))
+    return number
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ class PowerOptions:
             raise VergeOSError('state must be one of %s, not %r' % (', '.join(WANTED_STATES), self.state))
         if self.on_timeout not in ON_TIMEOUT:
             raise VergeOSError('on_timeout must be one of %s, not %r' % (', '.join(ON_TIMEOUT), self.on_timeout))
-        object.__setattr__(self, 'wait_timeout', _seconds(self.wait_timeout, 'wait_timeout'))
+        object.__setattr__(self, 'wait_timeout', seconds(self.wait_timeout, 'wait_timeout'))
         if self.poll_interval is None or isinstance(self.poll_interval, bool) or not _positive(self.poll_interval):
             raise VergeOSError('poll_interval must be more than zero, not %r' % (self.poll_interval,))
         object.__setattr__(self, 'poll_interval', max(MIN_POLL_INTERVAL, float(self.poll_interval)))
@@ -123,11 +120,11 @@ class PowerOptions:
         rate = self.max_requests_per_second
         if rate is not None and (isinstance(rate, bool) or not _positive(rate)):
             raise VergeOSError('max_requests_per_second must be more than zero, not %r' % (rate,))
-        object.__setattr__(self, 'progress_interval', _seconds(self.progress_interval, 'progress_interval'))
+        object.__setattr__(self, 'progress_interval', seconds(self.progress_interval, 'progress_interval'))
         if self.wait_for_agent and self.state != 'running':
             raise VergeOSError('wait_for_agent applies to state=running only, not %s' % self.state)
         if self.kill_timeout is not None:
-            object.__setattr__(self, 'kill_timeout', _seconds(self.kill_timeout, 'kill_timeout'))
+            object.__setattr__(self, 'kill_timeout', seconds(self.kill_timeout, 'kill_timeout'))
         if self.snapshot_before_kill:
             if self.on_timeout != 'force' or self.state != 'stopped':
                 raise VergeOSError('snapshot_before_kill applies to state=stopped with on_timeout=force only (a snapshot before an '

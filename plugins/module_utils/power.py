@@ -28,7 +28,6 @@ A failed read costs a round, not the VMs it covered (``policy.after_failed_read`
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import random
 import time
 
@@ -37,7 +36,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.plan import NOOP, REFUSE, plan_power, reached
 from ansible_collections.vergeos.power.plugins.module_utils.policy import (
     DEFAULT_MAX_TARGETS, MARK_STOPPED, SEND_ACTION, TAKE_SNAPSHOT, after_failed_read, after_mark, after_send, after_snapshot, decide,
-    finish, is_queued, new_record, next_event,
+    finish, is_queued, new_record, next_event, seconds,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
@@ -157,17 +156,6 @@ def _check_run(records, rows, options, single):
     return _result(finished, rows, rows, options, single=single, after=after)
 
 
-def _seconds(value):
-    """Return a number of seconds (int, float or numeric string, 0 or more) as a float; None otherwise."""
-    if isinstance(value, bool):
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
 def per_vm_timeouts(rows, wait_timeouts):
     """Return {VM key: seconds} from ``wait_timeouts`` ({VM name or id: seconds}) for the selected rows.
 
@@ -185,10 +173,8 @@ def per_vm_timeouts(rows, wait_timeouts):
     for row in rows:
         by_name.setdefault(str(row.get('name')), []).append(row['$key'])
     found, unknown = {}, []
-    for name, seconds in wait_timeouts.items():
-        value = _seconds(seconds)
-        if value is None:
-            raise VergeOSError('wait_timeouts[%r] must be a number of seconds, 0 or more, not %r' % (name, seconds))
+    for name, given in wait_timeouts.items():
+        value = seconds(given, 'wait_timeouts[%r]' % (name,))
         text = str(name)
         keys = [by_id[text.strip()]] if text.strip() in by_id else by_name.get(text, [])
         if not keys:

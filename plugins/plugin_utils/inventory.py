@@ -171,11 +171,18 @@ def _text_option(entry, key, where):
     return value or None
 
 
-def _bool_setting(value, where):
+def strict_boolean(value, default, what, origin=None):
+    """Return a boolean given as true/false, yes/no, on/off or 1/0 (strings too); ``default`` when unset or empty.
+
+    Empty counts as unset (an AWX credential injects every variable, empty or not); anything else
+    is a VergeOSError naming ``what`` (and ``origin``, where it came from): a typo must never turn TLS verification off.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
     try:
-        return boolean(True if value is None or value == '' else value, strict=True)
+        return boolean(value.strip() if isinstance(value, str) else value, strict=True)
     except TypeError:
-        raise VergeOSError('%s: validate_certs must be true or false' % where) from None
+        raise VergeOSError('%s must be true or false, not %r%s' % (what, value, ' (from %s)' % origin if origin else '')) from None
 
 
 def check_keys(given, known, where):
@@ -192,17 +199,9 @@ def check_keys(given, known, where):
 
 
 def strict_booleans(raw_values):
-    """Raise VergeOSError for a boolean option whose raw value ({name: (value, where it came from)}) is no clear true or false.
-
-    Empty values count as unset (an AWX credential injects every variable, empty or not).
-    """
+    """Raise VergeOSError for a boolean option whose raw value ({name: (value, where it came from)}) is no clear true or false."""
     for name, (value, origin) in sorted(raw_values.items()):
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        try:
-            boolean(value.strip() if isinstance(value, str) else value, strict=True)
-        except TypeError:
-            raise VergeOSError('%s must be true or false, not %r (from %s)' % (name, value, origin)) from None
+        strict_boolean(value, None, name, origin)
 
 
 def site_settings(entry, defaults, environ, where='the source'):
@@ -232,7 +231,7 @@ def site_settings(entry, defaults, environ, where='the source'):
         settings[option] = value
     for option in ('host', 'username', 'password', 'api_key', 'ca_path'):
         _text_option(settings, option, where)
-    settings['validate_certs'] = _bool_setting(settings['validate_certs'], where)
+    settings['validate_certs'] = strict_boolean(settings['validate_certs'], True, '%s: validate_certs' % where)
     if not settings['host']:
         raise VergeOSError('%s: no VergeOS system: give host (or set VERGEOS_HOST)%s'
                            % (where, '' if where == 'the source' else ' in the entry or at the top level'))

@@ -56,7 +56,7 @@ CASES = [
      "the filters match 4 VMs, more than max_targets (2)", None),
     ("bad_regex", INFO, {"filters": {"name_regex": "("}}, "is not a valid regular expression", None),
     ("perl_regex", INFO, {"filters": {"name_regex": "^web\\d+$"}}, "POSIX extended regular expressions", None),
-    ("negative_timeout", POWER, {"name": "web01", "state": "stopped", "wait_timeout": -1}, "wait_timeout must be zero or more", None),
+    ("negative_timeout", POWER, {"name": "web01", "state": "stopped", "wait_timeout": -1}, "wait_timeout must be a number of seconds, zero or more", None),
     ("zero_poll", POWER, {"name": "web01", "state": "stopped", "poll_interval": 0}, "poll_interval must be more than zero", None),
     ("zero_concurrency", POWER, {"name": "web01", "state": "stopped", "max_concurrent_actions": 0}, "max_concurrent_actions must be 1 or more", None),
     ("bad_on_timeout", POWER, {"name": "web01", "state": "stopped", "on_timeout": "later"}, "value of on_timeout must be one of", None),

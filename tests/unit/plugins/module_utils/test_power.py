@@ -432,7 +432,7 @@ def test_refused_vm_fails_and_others_are_still_reported():
     ({'state': 'paused'}, 'state must be one of'),
     ({'max_concurrent_actions': 0}, 'max_concurrent_actions must be 1 or more'),
     ({'poll_interval': 0}, 'poll_interval must be more than zero'),
-    ({'wait_timeout': -1}, 'wait_timeout must be zero or more'),
+    ({'wait_timeout': -1}, 'wait_timeout must be a number of seconds, zero or more'),
     ({'max_requests_per_second': 0}, 'max_requests_per_second must be more than zero'),
 ])
 def test_bad_options_are_refused_before_any_request(options, words):
