@@ -19,7 +19,7 @@ PYTEST_WORKERS ?= 2
 JUNIT_DIR ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test sanity units functional integration lint changelog-lint molecule compat bench sim clean
+.PHONY: help venv demo test sanity units functional integration lint changelog-lint publish molecule compat bench sim clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ demo: venv ## Start the simulator, run the demo playbooks against it, stop it
 	$(BIN)/python tools/with_simulator.py --speed 10 -- $(BIN)/ansible-playbook playbooks/demo.yml
 
 test: venv ## Run every test suite, print each suite's time and a pass/fail count
-	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint molecule compat
+	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint publish molecule compat
 
 sanity: venv ## ansible-test sanity (a skip must be on tests/sanity/allowed-skips.txt)
 	tools/ansible-test.sh sanity
@@ -49,8 +49,9 @@ sanity: venv ## ansible-test sanity (a skip must be on tests/sanity/allowed-skip
 units: venv ## ansible-test units
 	tools/ansible-test.sh units
 
+# tests/functional/packaging/test_publish.py is the publish suite, run on its own.
 functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -p no:cacheprovider $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/functional.xml') tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -p no:cacheprovider --ignore=tests/functional/packaging/test_publish.py $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/functional.xml') tests/functional
 
 integration: venv ## ansible-test integration against a simulator started for the run (ARGS=TARGET to pick one)
 	$(BIN)/python tools/with_simulator.py --speed 100 -- tools/ansible-test.sh integration $(ARGS)
@@ -62,10 +63,13 @@ lint: venv ## ruff, then ansible-lint (production profile, offline)
 changelog-lint: venv ## antsibull-changelog lint of the changelog fragments
 	$(BIN)/antsibull-changelog lint
 
+publish: venv ## What Galaxy and the docsite check: galaxy-importer on the tarball, antsibull-docs lint, New Roles in a release dry run
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/publish.xml') tests/functional/packaging/test_publish.py
+
 molecule: venv ## The molecule scenarios, against a simulator started for the run
 	@if [ -d extensions/molecule ]; then cd extensions && $(BIN)/python ../tools/with_simulator.py -- $(BIN)/molecule test --all; else echo "molecule: no scenario yet (extensions/molecule does not exist)"; fi
 
-compat: venv ## Smoke subset on the newest Python of the machine with the newest ansible-core (tools/compat.py)
+compat: venv ## Smoke subset with each newer ansible-core release line, each on a newer Python (tools/compat.py)
 	$(BIN)/python tools/compat.py $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/compat.xml')
 
 bench: venv ## Benchmarks: print figures, assert nothing

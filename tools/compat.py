@@ -1,15 +1,24 @@
-"""Run the smoke subset of the functional tests on the newest Python of this machine with the newest ansible-core.
+"""Run the smoke subset of the functional tests with each newer ansible-core, each on a newer Python of this machine.
 
     python tools/compat.py [PYTEST_OPTION ...]
 
-The pin of that ansible-core is the `# compat:` line of requirements-dev.txt; the
-other packages the subset needs keep their pins from the same file. The newest
-Python is the highest python3.N (N > the running one) found on PATH or under
-pyenv's root that can make a virtualenv. Without one, it says so and passes: the
-machine has nothing newer to test on. The virtualenv is .venv-newest.
+The targets are the `# compat:` lines of requirements-dev.txt, one per ansible-core
+release line newer than the pinned one:
+
+    # compat: ansible-core==2.21.5                (on the newest Python of the machine)
+    # compat: ansible-core==2.20.10 python3.12    (on that Python; the newest one if it is missing)
+
+The other packages the subset needs keep their pins from the same file. A Python
+is a python3.N newer than the running one, found on PATH or under pyenv's root,
+that can make a virtualenv. Without any, it says so and passes: the machine has
+nothing newer to test on. The virtualenv of the newest target is .venv-newest, the
+others' live under .cache/compat/ (both ignored by git and left out of the build).
 
 Options after the script's name go to pytest: `make compat` passes
-`--junit-xml=FILE` when tools/run_suites.py asks for JUnit XML.
+`--junit-xml=FILE` when tools/run_suites.py asks for JUnit XML. Each target then
+writes FILE with `-<ansible-core version>` before `.xml`, and its test cases'
+class names start with `core<version>.`, so one test passing on one release and
+failing on the other counts as two results.
 """
 
 import glob
@@ -18,28 +27,32 @@ import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".venv-newest")
+NEWEST_VENV = os.path.join(ROOT, ".venv-newest")
+OTHER_VENVS = os.path.join(ROOT, ".cache", "compat")
 REQUIREMENTS = os.path.join(ROOT, "requirements-dev.txt")
 NEEDED = ("requests", "pytest", "pytest-xdist", "cryptography", "PyYAML", "ansible-runner")
 SUBSET = ["tests/functional/modules", "tests/functional/docs", "tests/functional/inventory/test_inventory_hosts.py",
-          "tests/functional/inventory/test_inventory_with_modules.py", "tests/functional/reliability/test_bad_input.py"]
+          "tests/functional/inventory/test_inventory_with_modules.py", "tests/functional/reliability/test_bad_input.py",
+          "tests/functional/packaging/test_private_interfaces.py"]
+COMPAT_LINE = re.compile(r"^# compat: (ansible-core==(\S+))(?:[ \t]+python(3\.\d+))?[ \t]*$", re.M)
 
 
 def pins():
-    """Return (the compat ansible-core requirement, the pinned requirements of NEEDED) from requirements-dev.txt."""
+    """Return ([(ansible-core requirement, its version, wanted Python 'X.Y' or None)], the pinned requirements of NEEDED)."""
     with open(REQUIREMENTS, encoding="utf-8") as handle:
         text = handle.read()
-    core = re.search(r"^# compat: (ansible-core==\S+)", text, re.M)
-    if not core:
+    targets = [match.groups() for match in COMPAT_LINE.finditer(text)]
+    if not targets:
         raise SystemExit("requirements-dev.txt has no '# compat: ansible-core==X' line")
     pinned = [line.strip() for line in text.splitlines() if re.match(r"^(%s)==" % "|".join(map(re.escape, NEEDED)), line.strip(), re.I)]
-    return core.group(1), pinned
+    return targets, pinned
 
 
 def candidates():
-    """Yield python3.N executables newer than the running Python, newest first."""
+    """Yield (minor, python3.N executable) newer than the running Python, newest first."""
     found = {}
     for minor in range(sys.version_info[1] + 1, 20):
         name = "python3.%d" % minor
@@ -47,7 +60,8 @@ def candidates():
             if path:
                 found.setdefault(minor, []).append(path)
     for minor in sorted(found, reverse=True):
-        yield from found[minor]
+        for path in found[minor]:
+            yield minor, path
 
 
 def pyenv_root():
@@ -57,32 +71,79 @@ def pyenv_root():
     return subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip() or os.path.expanduser("~/.pyenv")
 
 
-def newest_python():
-    for path in candidates():
+def usable_pythons():
+    """Return [(path, 'X.Y')] of the newer Pythons that start and have ssl and venv, newest first."""
+    usable = []
+    for _minor, path in candidates():
         probe = subprocess.run([path, "-c", "import ssl, venv, sys; print('%d.%d' % sys.version_info[:2])"],
                                capture_output=True, text=True, check=False)
-        if probe.returncode == 0:
-            return path, probe.stdout.strip()
-    return None, None
+        if probe.returncode == 0 and probe.stdout.strip() not in [version for _path, version in usable]:
+            usable.append((path, probe.stdout.strip()))
+    return usable
+
+
+def python_for(wanted, usable):
+    """Return (path, 'X.Y') for a target: the wanted Python if the machine has it, else the newest one."""
+    for path, version in usable:
+        if version == wanted:
+            return path, version
+    return usable[0]
+
+
+def junit_option(pytest_options, core_version):
+    """Return the pytest options with --junit-xml=FILE turned into FILE-<core_version>.xml, and that file (or None)."""
+    options, junit = [], None
+    for option in pytest_options:
+        if option.startswith("--junit-xml="):
+            base, extension = os.path.splitext(option[len("--junit-xml="):])
+            junit = "%s-%s%s" % (base, core_version, extension or ".xml")
+            options.append("--junit-xml=" + junit)
+        else:
+            options.append(option)
+    return options, junit
+
+
+def label_junit(path, core_version):
+    """Prefix every test case's class name in a JUnit XML file with core<version>."""
+    if not path or not os.path.exists(path):
+        return
+    tree = ET.parse(path)
+    for testcase in tree.getroot().iter("testcase"):
+        testcase.set("classname", "core%s.%s" % (core_version, testcase.get("classname", "")))
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def prepare(venv, python, version, core, needed):
+    """Create or refresh the virtualenv of one target."""
+    stamp = os.path.join(venv, ".installed")
+    wanted = "%s %s %s" % (version, core, " ".join(needed))
+    if not os.path.exists(stamp) or open(stamp, encoding="utf-8").read() != wanted:
+        shutil.rmtree(venv, ignore_errors=True)
+        os.makedirs(os.path.dirname(venv), exist_ok=True)
+        subprocess.run([python, "-m", "venv", venv], check=True)
+        subprocess.run([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--quiet", core] + needed, check=True)
+        with open(stamp, "w", encoding="utf-8") as handle:
+            handle.write(wanted)
 
 
 def main(pytest_options):
-    python, version = newest_python()
-    if python is None:
+    usable = usable_pythons()
+    if not usable:
         print("compat: no Python newer than %d.%d on this machine: nothing to run" % sys.version_info[:2])
         return 0
-    core, needed = pins()
-    stamp = os.path.join(VENV, ".installed")
-    wanted = "%s %s %s" % (version, core, " ".join(needed))
-    if not os.path.exists(stamp) or open(stamp, encoding="utf-8").read() != wanted:
-        shutil.rmtree(VENV, ignore_errors=True)
-        subprocess.run([python, "-m", "venv", VENV], check=True)
-        subprocess.run([os.path.join(VENV, "bin", "python"), "-m", "pip", "install", "--quiet", core] + needed, check=True)
-        with open(stamp, "w", encoding="utf-8") as handle:
-            handle.write(wanted)
-    print("compat: Python %s, %s: %s" % (version, core, " ".join(SUBSET)), flush=True)
-    command = [os.path.join(VENV, "bin", "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"] + pytest_options + SUBSET
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
+    targets, needed = pins()
+    status = 0
+    for index, (core, core_version, wanted) in enumerate(targets):
+        python, version = python_for(wanted, usable)
+        venv = NEWEST_VENV if index == 0 else os.path.join(OTHER_VENVS, "ansible-core-%s" % core_version)
+        prepare(venv, python, version, core, needed)
+        options, junit = junit_option(pytest_options, core_version)
+        print("compat: Python %s, %s: %s" % (version, core, " ".join(SUBSET)), flush=True)
+        command = [os.path.join(venv, "bin", "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"]
+        returncode = subprocess.run(command + options + SUBSET, cwd=ROOT, check=False).returncode
+        label_junit(junit, core_version)
+        status = status or returncode
+    return status
 
 
 if __name__ == "__main__":

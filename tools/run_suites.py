@@ -15,8 +15,10 @@ directory removed at the end. Where each count comes from:
   a skip allowed by tests/sanity/allowed-skips.txt).
 - ``units``: ansible-test runs pytest with ``--junit-xml`` (one file per test
   context); one test case per test.
-- ``functional``, ``compat``: pytest ``--junit-xml`` (the Makefile passes it
-  when ``JUNIT_DIR`` is set).
+- ``functional``, ``compat``, ``publish``: pytest ``--junit-xml`` (the Makefile
+  passes it when ``JUNIT_DIR`` is set). ``publish`` is one pytest module
+  (tests/functional/packaging/test_publish.py: galaxy-importer, antsibull-docs,
+  the changelog's New Roles, links in the tarball), one test case per check.
 - ``integration``: the count is of targets. ansible-test's only JUnit XML
   comes from ansible-core's ``junit`` callback, which it enables: one file
   per playbook with one test case per *task*, and a script target may run
@@ -167,6 +169,7 @@ RESULTS = {
     'units': junit_results,
     'functional': junit_results,
     'compat': junit_results,
+    'publish': junit_results,
     'integration': integration_results,
     'molecule': molecule_results,
 }

@@ -36,8 +36,9 @@ options:
     type: str
   validate_certs:
     description:
-      - Whether to verify the system's TLS certificate.
-      - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate.
+      - Whether to verify the system's TLS certificate, against O(ca_path) when it is set, else against the CAs the operating
+        system of the controller trusts.
+      - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate or a private CA.
       - If not set, the environment variable E(VERGEOS_VALIDATE_CERTS) is used.
       - If E(VERGEOS_VALIDATE_CERTS) is not set either, E(VERGEOS_INSECURE) (the variable of the C(vergeio.vergeos) collection)
         is read as its inverse; E(VERGEOS_VALIDATE_CERTS) wins when both are set.
@@ -45,8 +46,11 @@ options:
     default: true
   ca_path:
     description:
-      - PEM file (or directory) of the CA that signed the system's certificate, used when O(validate_certs=true).
-      - Without it the system's CA store is used (or E(REQUESTS_CA_BUNDLE) when that is set).
+      - PEM file of the CA that signed the system's certificate (or a directory of PEM files prepared with C(openssl rehash)), used
+        when O(validate_certs=true). Then only that CA is trusted.
+      - Without it, the CAs the operating system of the controller trusts are used, as C(curl) and C(ansible.builtin.uri) use
+        them. The environment variables E(SSL_CERT_FILE) and E(SSL_CERT_DIR) name another CA bundle or directory, as they do
+        for OpenSSL. E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE) are not read; name a CA for this collection with this option.
       - If not set, the environment variable E(VERGEOS_CA_PATH) is used.
     type: path
   api_timeout:
@@ -97,8 +101,9 @@ options:
       - name: VERGEOS_API_KEY
   validate_certs:
     description:
-      - Whether to verify the system's TLS certificate.
-      - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate.
+      - Whether to verify the system's TLS certificate, against O(ca_path) when it is set, else against the CAs the operating
+        system of the controller trusts.
+      - Set to V(false) only for a trusted network; prefer O(ca_path) for a self-signed certificate or a private CA.
       - When neither the source nor E(VERGEOS_VALIDATE_CERTS) sets it, E(VERGEOS_INSECURE) (the variable of the
         C(vergeio.vergeos) collection) is read as its inverse.
     type: bool
@@ -107,8 +112,11 @@ options:
       - name: VERGEOS_VALIDATE_CERTS
   ca_path:
     description:
-      - PEM file (or directory) of the CA that signed the system's certificate, used when O(validate_certs=true).
-      - Without it the system's CA store is used (or E(REQUESTS_CA_BUNDLE) when that is set).
+      - PEM file of the CA that signed the system's certificate (or a directory of PEM files prepared with C(openssl rehash)), used
+        when O(validate_certs=true). Then only that CA is trusted.
+      - Without it, the CAs the operating system of the controller trusts are used, as C(curl) and C(ansible.builtin.uri) use
+        them. The environment variables E(SSL_CERT_FILE) and E(SSL_CERT_DIR) name another CA bundle or directory, as they do
+        for OpenSSL. E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE) are not read; name a CA for this collection with this option.
     type: path
     env:
       - name: VERGEOS_CA_PATH

@@ -42,3 +42,20 @@ notes:
   - The connection options' environment variables are read on the controller, including those a task sets with C(environment).
     C(no_log), check mode and diff mode behave as for any module.
 '''
+
+    # For the modules that do not select VMs (the maintenance record, the probe): vergeos.power.controller.plain.
+    PLAIN = r'''
+attributes:
+  action_group:
+    description: Use C(group/vergeos.power.vergeos) in C(module_defaults) to set the connection options once for every module.
+    support: full
+    membership:
+      - vergeos.power.vergeos
+  async:
+    description: Supported; give such a task C(delegate_to) C(localhost) (Ansible's async machinery needs a process there to poll).
+    support: full
+notes:
+  - The module runs on the Ansible controller, in the controller's Python, through an action plugin of the same name, whatever the
+    task's host and connection are; the connection options' environment variables are read there, including those a task sets
+    with C(environment).
+'''

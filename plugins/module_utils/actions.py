@@ -10,7 +10,8 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
 from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm
 
-ACTION_WORDS = {'poweron': 'powering on', 'poweroff': 'powering off', 'kill': 'killing', 'reset': 'resetting'}
+ACTION_WORDS = {'poweron': 'powering on', 'poweroff': 'powering off', 'kill': 'killing', 'reset': 'resetting',
+                'guestreset': 'rebooting the guest of', 'guestreboot': 'rebooting the guest of'}
 STATUS_FIELDS = ('$key', 'machine', 'running', 'status', 'state', 'node', 'running_cores', 'running_ram', 'migratable')
 MARK_STOPPED = {'running': False, 'migratable': True, 'status': 'stopped', 'state': 'offline'}
 

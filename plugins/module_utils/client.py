@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import random
+import ssl
 import time
 import traceback
 import warnings
@@ -21,8 +22,11 @@ from urllib.parse import urlsplit
 
 try:
     import requests
+    from requests.adapters import HTTPAdapter
+    from requests.utils import get_environ_proxies
 except ImportError:
     requests = None
+    HTTPAdapter = object
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 else:
@@ -30,6 +34,7 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import MAX_DETAIL, VergeOSError, redact, server_message, shorten
+from ansible_collections.vergeos.power.plugins.module_utils.logins import REFUSED, guard_for
 from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
 from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, is_retryable_method, is_retryable_status, parse_retry_after
 
@@ -89,7 +94,7 @@ def same_system(one, other):
 
 
 def _verify_setting(validate_certs, ca_path):
-    """Return requests' ``verify``: False, the CA path, or True (the system's CA store)."""
+    """Return requests' ``verify``: False, the CA path, or True (the operating system's trust store, see SystemTrustAdapter)."""
     if not validate_certs:
         return False
     if ca_path:
@@ -98,6 +103,59 @@ def _verify_setting(validate_certs, ca_path):
             raise VergeOSError('ca_path %s does not exist: give a PEM file (or a directory of them) with the CA that signed the VergeOS certificate' % path)
         return path
     return True
+
+
+class SystemTrustAdapter(HTTPAdapter):
+    """An HTTPS transport that verifies certificates against the operating system's trust store, as curl and ansible.builtin.uri do.
+
+    Told ``verify=True``, requests points every connection at certifi's bundle (its own copy of Mozilla's list),
+    so a CA the operating system trusts (the internal CA many VergeOS sites install there) would not be trusted.
+    This adapter gives its connections one context made by ``ssl.create_default_context()``, which loads
+    OpenSSL's default verify locations (the environment variables ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` honoured
+    as OpenSSL honours them), and never adds a CA file to it: the context alone decides.
+    """
+
+    def __init__(self, *args, **kwargs):
+        # Before HTTPAdapter.__init__, which calls init_poolmanager.
+        self.ssl_context = ssl.create_default_context()
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs['ssl_context'] = self.ssl_context
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        proxy_kwargs.setdefault('ssl_context', self.ssl_context)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def cert_verify(self, conn, url, verify, cert):
+        if verify is True and url.lower().startswith('https'):
+            # What HTTPAdapter.cert_verify does for True, minus the CA file it would add (certifi's). The client
+            # sends no client certificate (cert is always None).
+            conn.cert_reqs = 'CERT_REQUIRED'
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+            return
+        super().cert_verify(conn, url, verify, cert)
+
+
+def trusting_session(verify):
+    """Return a requests session whose TLS trust is ``verify`` alone (False, a CA path, or True: the operating system's trust store).
+
+    ``trust_env`` is off, so requests consults neither ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` (which it would put
+    in place of ``verify=True``) nor ``~/.netrc`` (which would replace the Authorization header); the proxy variables
+    (``HTTPS_PROXY``, ``NO_PROXY``...) still apply, through ``environment_proxies`` on every request.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    if verify is True:
+        session.mount('https://', SystemTrustAdapter())
+    return session
+
+
+def environment_proxies(url):
+    """Return the proxies the environment names for url (none when NO_PROXY covers it), as requests reads them with trust_env."""
+    return get_environ_proxies(url)
 
 
 def timeout_seconds(api_timeout):
@@ -144,10 +202,15 @@ class VergeOSClient:
         self._clock = clock
         # Every request of this client, reads and writes, goes out at the pacer's pace (see pacing.py).
         self.pacer = pacer if pacer is not None else Pacer(sleep=sleep)
-        self.session = session if session is not None else requests.Session()
+        # A session of our own: TLS trust from verify alone, proxies from the environment (see trusting_session).
+        self._environment_proxies = session is None
+        self.session = session if session is not None else trusting_session(self.verify)
         self.session.headers.update(JSON_HEADERS)
         self.session.headers['User-Agent'] = USER_AGENT
         self.session.headers['Authorization'] = authorization
+        # The first request is the login: at most one per run may fail for these credentials (logins.py). A session given
+        # by the caller (the unit tests) is not guarded.
+        self._login_guard = guard_for(self.url, username if not api_key else 'api key', authorization) if session is None else None
 
     # ------------------------------------------------------------ setup
 
@@ -201,7 +264,10 @@ class VergeOSClient:
         message = self._clean(server_message(body) or text or response.reason or 'no message')
         if response.status_code == 401:
             message = '%s (check %s)' % (message, 'api_key' if self.auth_method == 'api_key' else 'username and password')
-        return self.error(message, response.status_code, attempted)
+        failure = self.error(message, response.status_code, attempted)
+        # The error body as it came (decoded JSON, else the text): the read-only probe reports its shape (probe.py).
+        failure.body = body if body is not None else text
+        return failure
 
     def _transport_error(self, exc, method, attempted):
         if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -236,12 +302,15 @@ class VergeOSClient:
                     '(its subject alternative names)')
         if isinstance(self.verify, str):
             return 'check ca_path (the CA that signed the VergeOS certificate)'
-        return 'give the CA that signed the VergeOS certificate in ca_path, or set validate_certs to false (insecure)'
+        return ('the CA that signed it is not in the trust store of this controller\'s operating system (or of SSL_CERT_FILE / '
+                'SSL_CERT_DIR): give that CA in ca_path, or set validate_certs to false (insecure)')
 
     # ------------------------------------------------------------ requests
 
     def _send(self, method, url, params, body):
         kwargs = {'params': params, 'timeout': self.timeout, 'verify': self.verify}
+        if self._environment_proxies:
+            kwargs['proxies'] = environment_proxies(url)
         if body is not None:
             kwargs['data'] = json.dumps(body)
         if self.verify is False:
@@ -249,7 +318,8 @@ class VergeOSClient:
             with warnings.catch_warnings():
                 warnings.filterwarnings('ignore', message='Unverified HTTPS request')
                 return self.session.request(method, url, **kwargs)
-        # verify= on every request: with REQUESTS_CA_BUNDLE set, requests ignores session.verify.
+        # verify= on every request: a session given by the caller may trust the environment, and then REQUESTS_CA_BUNDLE
+        # replaces session.verify.
         return self.session.request(method, url, **kwargs)
 
     def _decode(self, response, attempted):
@@ -298,6 +368,8 @@ class VergeOSClient:
         ``attempted`` says in words what this is for; it prefixes every error.
         """
         method = method.upper()
+        if self._login_guard is not None:
+            return self._first_request(method, path, params, body, attempted)
         url = endpoint_url(self.url, path)
         retry, slept = 0, 0.0
         while True:
@@ -314,6 +386,29 @@ class VergeOSClient:
             self._sleep(delay)
             slept += delay
             retry += 1
+
+    def _first_request(self, method, path, params, body, attempted):
+        """Send the first request under the run's login lock (see logins.py): never a second failed login per run."""
+        guard, self._login_guard = self._login_guard, None
+        try:
+            outcome, message = guard.acquire()
+        except OSError:
+            return self.request(method, path, params, body, attempted)
+        try:
+            if outcome == REFUSED:
+                raise self.error('not sent: an earlier task of this run already failed to log in with these credentials (%s); '
+                                 'another try could lock the account' % message, 401, attempted)
+            if outcome is not None:
+                return self.request(method, path, params, body, attempted)
+            try:
+                answer = self.request(method, path, params, body, attempted)
+            except VergeOSError as exc:
+                guard.answered(exc.status, exc.message)
+                raise
+            guard.answered(200, '')
+            return answer
+        finally:
+            guard.release()
 
     def get(self, path, params=None, attempted=None):
         return self.request('GET', path, params=params, attempted=attempted)

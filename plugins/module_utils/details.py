@@ -11,6 +11,7 @@ rows into per-VM values and are what the unit tests cover.
 
 from __future__ import annotations
 
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition, rows_of
 
 TAG_MEMBER_PREFIX = 'vms/'
@@ -59,13 +60,22 @@ def addresses_by_machine(rows, machines=None):
 
 
 def read_vm_tags(client, vm_ids=None):
-    """Return tags_by_vm() for these VM ids (None: every VM): ONE tag_members request."""
+    """Return tags_by_vm() for these VM ids (None: every VM): ONE tag_members request.
+
+    The request keeps to the VMs' memberships with ``member bw 'vms/'``. Whether VergeOS
+    accepts ``bw`` on ``member`` is not settled (only ``member eq 'vms/N'`` is seen in
+    use): refused (400 or 422), the memberships are read without a filter instead, still
+    one request, and the other members are left out here.
+    """
     attempted = 'reading VM tags'
-    rows = rows_of(client.get('tag_members', {
-        'filter': condition('member', 'bw', TAG_MEMBER_PREFIX),
-        'fields': TAG_FIELDS,
-    }, attempted=attempted), attempted)
-    return tags_by_vm(rows, vm_ids)
+    try:
+        answer = client.get('tag_members', {'filter': condition('member', 'bw', TAG_MEMBER_PREFIX), 'fields': TAG_FIELDS},
+                            attempted=attempted)
+    except VergeOSError as exc:
+        if exc.status not in (400, 422):
+            raise
+        answer = client.get('tag_members', {'fields': TAG_FIELDS}, attempted=attempted)
+    return tags_by_vm(rows_of(answer, attempted), vm_ids)
 
 
 def read_vm_addresses(client, machines=None):

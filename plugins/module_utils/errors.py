@@ -21,13 +21,25 @@ def redact(text, secrets):
 
 
 def server_message(body):
-    """Return the message of a VergeOS error body: ``err``, then ``error``, then ``message``; None if none."""
+    """Return the message of a VergeOS error body; None if it carries none.
+
+    Three shapes occur: ``{"err": "text"}``, ``{"err": true, "message": "text"}`` and
+    ``{"err": {"message": "text"}}``; ``error`` and a bare ``message`` are read too. A flag
+    (``err: true``) is never the message.
+    """
     if not isinstance(body, dict):
         return None
-    for name in ('err', 'error', 'message'):
+    for name in ('err', 'error'):
         value = body.get(name)
-        if value:
-            return value if isinstance(value, str) else str(value)
+        if isinstance(value, dict):
+            nested = server_message(value) or value.get('msg')
+            if nested:
+                return nested
+        elif isinstance(value, str) and value.strip():
+            return value
+    value = body.get('message')
+    if value and not isinstance(value, bool):
+        return value if isinstance(value, str) else str(value)
     return None
 
 

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field, replace
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.plan import (
-    ACT, NOOP, REFUSE, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of, plan_power, reached,
+    ACT, GUEST_REBOOTS, NOOP, REFUSE, RESTART_METHODS, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of,
+    plan_power, reached,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 
@@ -56,7 +57,11 @@ ESCALATIONS = ('kill', 'reset')
 # Actions whose repeat changes nothing the first did: VergeOS treats a second poweron of a starting VM as a no-op.
 REPEATABLE_ACTIONS = ('poweron', 'poweroff', 'kill')
 # Actions a default window limits: what makes a boot storm.
-STORM_ACTIONS = ('poweron', 'reset')
+STORM_ACTIONS = ('poweron', 'reset', 'guestreset', 'guestreboot')
+# Actions whose effect no read can show (a reboot keeps the VM running): never confirmed by a read, never re-sent.
+REBOOT_ACTIONS = ('reset', 'guestreset', 'guestreboot')
+# Answers that refuse a spelling of the graceful reboot as unknown: the next spelling is tried.
+UNKNOWN_SPELLING = (400, 422)
 MARK_STOPPED_ACTION = 'mark_stopped'
 # A VergeOS status whose VM waits for resources: queued by VergeOS, it does not hold a slot of the window.
 QUEUED_STATUS = 'waitingforresources'
@@ -104,10 +109,13 @@ class PowerOptions:
     progress_interval: float = 0.0
     kill_timeout: float | None = None
     snapshot_before_kill: dict | None = None
+    restart_method: str = 'guest'
 
     def __post_init__(self):
         if self.state not in WANTED_STATES:
             raise VergeOSError('state must be one of %s, not %r' % (', '.join(WANTED_STATES), self.state))
+        if self.restart_method not in RESTART_METHODS:
+            raise VergeOSError('restart_method must be one of %s, not %r' % (', '.join(RESTART_METHODS), self.restart_method))
         if self.on_timeout not in ON_TIMEOUT:
             raise VergeOSError('on_timeout must be one of %s, not %r' % (', '.join(ON_TIMEOUT), self.on_timeout))
         object.__setattr__(self, 'wait_timeout', seconds(self.wait_timeout, 'wait_timeout'))
@@ -188,7 +196,8 @@ class VMRecord:
     next_send: float | None = None
     last_error: str = ''
     retry_after: float | None = None
-    refused: tuple = ()  # (action, message) of a definite refusal, judged at the next decision
+    refused: tuple = ()  # (action, message, HTTP status) of a definite refusal, judged at the next decision
+    refused_spellings: tuple = ()  # spellings of the graceful reboot VergeOS refused as unknown
     deadline: float | None = None
     seen: frozenset = field(default_factory=frozenset)
     sent_from: str | None = None  # the phase the action was decided on: a VM already stopping proves nothing about a kill
@@ -292,9 +301,9 @@ def _snapshotting(record, _row, _now, _options):
     return record, NOTHING  # the engine reports the snapshot with after_snapshot
 
 
-def _plan(record, row, now, options):  # noqa: PLR0911 (one return per plan decision)
+def _plan(record, row, now, options):  # noqa: PLR0911, PLR0912 (one return per plan decision)
     escalating = record.mode == ESCALATE
-    plan = plan_power(row.get('status'), row.get('running'), options.state, options.force or escalating)
+    plan = plan_power(row.get('status'), row.get('running'), options.state, options.force or escalating, options.restart_method)
     if escalating and plan.decision == NOOP:
         # It got there on its own just as its deadline passed (or while its snapshot was taken): nothing to escalate.
         return finish(record, now, '%s just after its deadline, before any escalation (%s)' % (options.state, _actions_words(record))), \
@@ -302,8 +311,14 @@ def _plan(record, row, now, options):  # noqa: PLR0911 (one return per plan deci
     if escalating and not (plan.decision == ACT and plan.action in ESCALATIONS and plan.action not in record.actions):
         return _timed_out(record, now, options, 'not %s by the deadline and no escalation applies (status %s)'
                           % (options.state, row.get('status'))), NOTHING
-    refused_action, refused_message = record.refused or (None, '')
+    refused_action, refused_message, refused_status = record.refused or (None, '', None)
     record = replace(record, refused=())
+    if plan.decision == ACT and _is_guest_reboot(plan.action, plan.params):
+        record, plan = _respelled(record, plan, (refused_action, refused_message, refused_status))
+        if plan is None:
+            return finish(record, now, 'no spelling of a graceful reboot was accepted (%s); the last answer: %s. restart_method=power_cycle '
+                          'restarts it with a graceful power off and a power on' % (', '.join(record.refused_spellings), refused_message),
+                          failed=True), NOTHING
     if plan.decision == REFUSE:
         return finish(record, now, plan.reason, failed=True), NOTHING
     if plan.decision == NOOP:
@@ -334,13 +349,34 @@ def _plan(record, row, now, options):  # noqa: PLR0911 (one return per plan deci
     return record, SEND_ACTION
 
 
+def _is_guest_reboot(action, params):
+    return action in ('guestreset', 'guestreboot') or (action == 'reset' and bool(dict(params).get('graceful')))
+
+
+def _respelled(record, plan, refused):
+    """Return (record, plan in the spelling to send): a spelling just refused as unknown is not sent again; plan None when none is left."""
+    if refused[0] and _is_guest_reboot(refused[0], dict(record.params)) and refused[2] in UNKNOWN_SPELLING:
+        record = replace(record, refused_spellings=record.refused_spellings + (refused[0],))
+    return record, _spelled(plan, record)
+
+
+def _spelled(plan, record):
+    """Return the graceful reboot plan in the first spelling VergeOS has not refused as unknown; None when it refused them all."""
+    for action, params in GUEST_REBOOTS:
+        if action not in record.refused_spellings:
+            return replace(plan, action=action, params=dict(params))
+    return None
+
+
 def _unconfirmed(record, row, now, options):
     """A VM whose action is out without a definite answer: success if the row shows it, else send again or give up."""
     status, running = row.get('status'), row.get('running')
     target = 'running' if record.target == 'restarted' else record.target
-    if record.sends and record.action != 'reset' and _took_effect(record, row, target):
+    if record.sends and record.action not in REBOOT_ACTIONS and _took_effect(record, row, target):
         return _waiting(_confirmed(record, now, options), row, now, options)
-    plan = plan_power(status, running, options.state, options.force or record.escalating)
+    plan = plan_power(status, running, options.state, options.force or record.escalating, options.restart_method)
+    if plan.decision == ACT and _is_guest_reboot(plan.action, plan.params):
+        plan = _spelled(plan, record) or plan
     if record.sends == 0 or not (plan.decision == ACT and plan.action == record.action):
         # Queued by the window, or the VM moved on its own (another actor, VergeOS acting late): decide afresh.
         return _plan(replace(record, mode=ESCALATE if record.escalating else PLAN), row, now, options)
@@ -386,7 +422,7 @@ def after_send(record, now, error, options, rand):
     if not is_transient(error.status):
         # A definite answer: not carried out. The next read decides; the same action is not sent again.
         return replace(record, mode=ESCALATE if record.escalating else PLAN, next_send=None,
-                       refused=(record.action, '%s was refused and is not re-sent: %s' % (record.action, error)))
+                       refused=(record.action, '%s was refused and is not re-sent: %s' % (record.action, error), error.status))
     retry_after = getattr(error, 'retry_after', None)
     return replace(record, last_error=str(error), retry_after=retry_after,
                    next_send=now + resend_delay(record.sends, retry_after, rand))
@@ -399,6 +435,10 @@ def _waiting(record, row, now, options):
         if not record.final:
             return _plan(replace(record, mode=PLAN, action=None), row, now, options)
         words = _actions_words(record) or 'no action needed'
+        if options.state == 'restarted' and _is_guest_reboot(record.action, record.params):
+            spelling = 'reset with graceful' if record.action == 'reset' else record.action
+            return finish(record, now, 'restarted: a graceful reboot was asked for (%s) and the VM runs; VergeOS shows nothing that tells a '
+                          'guest reboot from a hard reset (restart_method=power_cycle makes every step visible)' % spelling), NOTHING
         return finish(record, now, '%s (%s)' % (options.state, words)), NOTHING
     if target in ('running', 'stopped') and moved_away(status, running, target, record.seen):
         return finish(record, now, 'after %s: moved away from %s (%s): another actor or a failed %s; not fighting it'
@@ -413,6 +453,9 @@ def _maybe_late(record, row, now, options):
         return record, NOTHING
     if reached(row.get('status'), row.get('running'), record.target or 'settled') and _agent_missing(record, row):
         reason = '%s, but the guest agent did not answer by the deadline' % record.target
+    elif is_queued(row):
+        reason = ('not %s by the deadline: VergeOS queued the start until resources free up (it may still start later, unless '
+                  'powered off); last seen: %s' % (record.target, _status_words(row)))
     else:
         reason = 'not %s by the deadline; last seen: %s' % (record.target, _status_words(row))
     if (options.unsafe_mark_stopped and options.state == 'stopped' and 'kill' in record.actions

@@ -145,7 +145,7 @@ def _check_run(records, rows, options, single):
     after, finished = {}, []
     for record in records:
         row = rows[record.key]
-        plan = plan_power(row.get('status'), row.get('running'), options.state, options.force)
+        plan = plan_power(row.get('status'), row.get('running'), options.state, options.force, options.restart_method)
         if plan.decision == REFUSE:
             finished.append(finish(record, record.started, 'would fail: %s' % plan.reason, failed=True))
             after[record.key] = (record.previous, False)

@@ -19,6 +19,11 @@ from ansible_collections.vergeos.power.plugins.module_utils.client import endpoi
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError, shorten
 
 OPERATORS = ('eq', 'ne', 'gt', 'ge', 'lt', 'le', 'bw', 'ew', 'cs', 'ct', 'rx')
+# Columns (and the collection's aliases) that hold keys. VergeOS may serve a key as a numeric string
+# ("$key": "36" in receipts, and in rows "sometimes"): rows_of turns those into ints, so nothing above
+# this layer compares 36 with "36".
+KEY_COLUMNS = frozenset(('$key', 'machine', 'status_key', 'tag', 'category', 'vm', 'node', 'cluster', 'snap_machine', 'parent_nic',
+                         'migrated_node', 'migration_destination', 'preferred_node'))
 DEFAULT_PAGE_SIZE = 500
 # Well under the 8 KiB request line most servers and proxies accept.
 MAX_URL_LENGTH = 4000
@@ -156,32 +161,70 @@ def chunk_filters(field, values, base=None, fixed_length=0, max_url_length=MAX_U
         yield chunk, all_of(base, any_of(*terms))
 
 
+def key_value(value):
+    """Return a key as an int when it is a numeric string; anything else unchanged."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def normal_keys(row):
+    """Return the row with every key column (KEY_COLUMNS) a number when VergeOS served it as a numeric string."""
+    if not any(isinstance(row.get(name), str) for name in KEY_COLUMNS):
+        return row
+    return {name: key_value(value) if name in KEY_COLUMNS else value for name, value in row.items()}
+
+
 def rows_of(answer, attempted=None):
-    """Return a table answer as a list of row dicts; VergeOSError for anything else."""
+    """Return a table answer as a list of row dicts, keys as numbers; VergeOSError for anything else."""
     if not isinstance(answer, list) or not all(isinstance(row, dict) for row in answer):
         raise VergeOSError('unexpected answer, expected a list of rows: %s' % shorten(repr(answer), 120), None, attempted)
-    return answer
+    return [normal_keys(row) for row in answer]
+
+
+def _in_key_order(page, previous_last):
+    """Whether a page's keys rise strictly, and start above the previous page's last key."""
+    keys = [row.get('$key') for row in page]
+    if not all(isinstance(key, int) and not isinstance(key, bool) for key in keys):
+        return False
+    if previous_last is not None and keys and keys[0] <= previous_last:
+        return False
+    return all(keys[index] < keys[index + 1] for index in range(len(keys) - 1))
 
 
 def list_rows(client, table, fields, *, filter_text=None, sort='$key', page_size=DEFAULT_PAGE_SIZE, attempted=None):
     """Return every row of ``table`` that matches, one request per page of ``page_size`` rows.
 
-    ``page_size`` 0 (or None) reads everything in one request. Pages are sorted (by
-    ``$key`` unless told otherwise) so that limit/offset paging is stable.
+    ``page_size`` 0 (or None) reads everything in one request. Pages are read with
+    limit/offset, which is only safe while the rows come in one stable order: sorted by
+    ``$key`` unless told otherwise. Whether VergeOS honours ``sort=$key`` is not settled
+    (no vendor client sorts on it), so the pages must prove it: each page's keys rise
+    and continue above the previous page's. A page that does not (the sort was ignored:
+    pages would skip and repeat rows), or a sort refused with 422, makes the listing fall
+    back to ONE request for every row, without ``sort`` and ``limit``.
     """
     params = {'fields': fields_param(fields)}
     if filter_text:
         params['filter'] = filter_text
-    if sort:
-        params['sort'] = sort
     if not page_size:
         return rows_of(client.get(table, params, attempted), attempted)
+    # Only pages that carry $key can prove their order.
+    keyed = sort == '$key' and '$key' in fields_param(fields).split(',')
+    if sort:
+        params['sort'] = sort
     rows, offset, previous_first = [], 0, None
     while True:
-        page = rows_of(client.get(table, dict(params, limit=page_size, offset=offset), attempted), attempted)
+        try:
+            page = rows_of(client.get(table, dict(params, limit=page_size, offset=offset), attempted), attempted)
+        except VergeOSError as exc:
+            if keyed and exc.status in (400, 422):
+                return _all_at_once(client, table, params, attempted)
+            raise
         if len(page) > page_size and offset == 0:
             # The server ignored limit and answered everything at once.
             return page
+        if keyed and not _in_key_order(page, rows[-1]['$key'] if rows else None):
+            return _all_at_once(client, table, params, attempted)
         if page and offset and page[0] == previous_first:
             raise VergeOSError('the server answered the same page for offset %d: it ignores offset' % offset, None, attempted)
         rows.extend(page)
@@ -189,6 +232,12 @@ def list_rows(client, table, fields, *, filter_text=None, sort='$key', page_size
             return rows
         previous_first = page[0]
         offset += page_size
+
+
+def _all_at_once(client, table, params, attempted):
+    """Return every row in one request, without sort and limit (the fallback when pages cannot be trusted)."""
+    plain = {name: value for name, value in params.items() if name != 'sort'}
+    return rows_of(client.get(table, plain, attempted), attempted)
 
 
 def read_by_keys(client, table, fields, keys, *, field='$key', base_filter=None, attempted=None, max_url_length=MAX_URL_LENGTH):

@@ -23,51 +23,17 @@ run reports it as there; ``absent`` removes every snapshot of the name.
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.policy import resend_delay
-from ansible_collections.vergeos.power.plugins.module_utils.query import condition, list_rows, read_by_keys
+from ansible_collections.vergeos.power.plugins.module_utils.pursuit import Persistence, Pursuit
+from ansible_collections.vergeos.power.plugins.module_utils.query import condition, key_value, list_rows, read_by_keys
 from ansible_collections.vergeos.power.plugins.module_utils.results import describe_vm, vm_result, with_top_level
-from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 from ansible_collections.vergeos.power.plugins.module_utils.vms import is_single, select_vms
 
 SNAPSHOT_FIELDS = ('$key', 'name', 'description', 'created', 'expires', 'quiesced', 'created_manually', 'machine')
 CREATE, DELETE, NOTHING = 'create', 'delete', 'nothing'
 _DELETED, _GONE, _ALREADY_GONE = 'deleted', 'gone', 'already gone'
-# Seconds a write without a definite answer is sent again for, counted from its first send (0: sent once).
-DEFAULT_RETRY_TIMEOUT = 60
-# Seconds the read-back after such a write waits for a snapshot that shows up late, and between its reads.
-DEFAULT_VISIBLE_GRACE = 5.0
-READ_BACK_INTERVAL = 1.0
-
-
-@dataclass(frozen=True)
-class Persistence:
-    """How long a snapshot write is pursued through faults, and the clock, sleep and dice it uses (fakes in tests).
-
-    ``retry_timeout``: seconds from a VM's first send during which a write without a definite
-    answer may be sent again (0: sent once). ``visible_grace``: seconds the read-back after
-    such a write waits for the snapshot to show, one read every ``read_interval`` seconds.
-    ``clock`` is a monotonic clock (deadlines), ``rand()`` in [0, 1) the backoff's jitter.
-    """
-
-    retry_timeout: float = DEFAULT_RETRY_TIMEOUT
-    visible_grace: float = DEFAULT_VISIBLE_GRACE
-    read_interval: float = READ_BACK_INTERVAL
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    rand: Callable[[], float] = random.random
-
-    def max_reads(self):
-        """The most reads one read-back makes: the first, then one per interval of the grace."""
-        if self.visible_grace <= 0:
-            return 1
-        return 1 + int(math.ceil(self.visible_grace / max(self.read_interval, 0.001)))
 
 
 def _ordered(rows):
@@ -135,81 +101,7 @@ def take_snapshot(client, vm, name, *, expires, description='', quiesce=False):
     body = {'machine': vm.get('machine'), 'name': name, 'created_manually': True, 'quiesce': bool(quiesce),
             'expires': expires, 'description': description}
     answer = client.post('machine_snapshots', body, attempted='taking snapshot %r of %s' % (name, describe_vm(vm)))
-    return answer.get('$key') if isinstance(answer, dict) else None
-
-
-class _Pursuit:
-    """One VM's snapshot writes through faults: the deadline (from the VM's first send) and the sends of the current write."""
-
-    def __init__(self, persistence):
-        self.persistence = persistence
-        self.sends = 0
-        self.deadline = None
-
-    def _look(self, seen):
-        """Read back until ``seen()`` returns something or the grace is spent; a failed read counts as not seen."""
-        patience = self.persistence
-        start = patience.clock()
-        for read in range(patience.max_reads()):
-            if read:
-                left = start + patience.visible_grace - patience.clock()
-                if left <= 0:
-                    break
-                patience.sleep(min(patience.read_interval, left))
-            try:
-                found = seen()
-            except VergeOSError:
-                found = None
-            if found:
-                return found
-        return None
-
-    def run(self, write, seen, what):
-        """Return (write()'s answer or seen()'s, note): ``write`` sent until acknowledged or seen done, within the deadline.
-
-        Raises the VergeOSError of a definite refusal at once (never sent again), or one that
-        names the last error and the number of sends when the deadline leaves no other try.
-        """
-        patience = self.persistence
-        self.sends = 0
-        first = patience.clock()
-        if self.deadline is None:
-            self.deadline = first + max(0.0, float(patience.retry_timeout))
-        while True:
-            self.sends += 1
-            try:
-                answer = write()
-            except VergeOSError as exc:
-                if not is_transient(exc.status):
-                    raise self._refused(exc) from None
-                error, answered = exc, patience.clock()
-            else:
-                return answer, ('' if self.sends == 1 else 'acknowledged at send %d (the earlier sends got no definite answer and '
-                                                           'the read-back did not show them)' % self.sends)
-            found = self._look(seen)
-            if found:
-                which = '' if self.sends == 1 else ' (send %d)' % self.sends
-                return found, 'the request%s got no definite answer (%s) but %s; it was not sent again' % (which, error, what)
-            due = answered + resend_delay(self.sends, error.retry_after, patience.rand)
-            if patience.retry_timeout <= 0 or due > self.deadline:
-                raise self._given_up(error, patience.clock() - first) from None
-            patience.sleep(max(0.0, due - patience.clock()))
-
-    def _refused(self, error):
-        if self.sends == 1:
-            return error
-        return VergeOSError('%s (refused at send %d; the earlier sends got no definite answer)' % (error.message, self.sends),
-                            error.status, error.attempted, retry_after=error.retry_after)
-
-    def _given_up(self, error, elapsed):
-        patience = self.persistence
-        if patience.retry_timeout <= 0:
-            why = 'retry_timeout 0 sends it once'
-        else:
-            why = 'no send is left within retry_timeout (%gs)' % patience.retry_timeout
-        return VergeOSError('%s; %d send(s) in %.1fs got no definite answer and the read-back (%gs) did not show it done; %s'
-                            % (error.message, self.sends, elapsed, patience.visible_grace, why),
-                            error.status, error.attempted, retry_after=error.retry_after)
+    return key_value(answer.get('$key')) if isinstance(answer, dict) else None
 
 
 def take_snapshot_safely(client, vm, name, persistence, *, expires, description='', quiesce=False):
@@ -225,7 +117,7 @@ def take_snapshot_safely(client, vm, name, persistence, *, expires, description=
     def seen():
         found = named(list_snapshots(client, vm), name)
         return found[-1] if found else None
-    return _Pursuit(persistence).run(write, seen, 'the snapshot was taken')
+    return Pursuit(persistence).run(write, seen, 'the snapshot was taken')
 
 
 def delete_snapshot(client, key):
@@ -238,7 +130,7 @@ def delete_snapshot_safely(client, vm, row, persistence, pursuit=None):
     Returns a note. ``pursuit`` (one per VM) shares the VM's deadline between its deletes.
     A 404 to a second send means an earlier one was carried out: the snapshot is gone.
     """
-    pursuit = pursuit or _Pursuit(persistence)
+    pursuit = pursuit or Pursuit(persistence)
     key = row['$key']
 
     def write():
@@ -269,7 +161,7 @@ def _remove(client, vm, concerned, job):
     removed = [snapshot_result(row) for row in concerned]
     if job['check_mode']:
         return _entry(vm, removed=removed, changed=True, msg='would remove %d snapshot(s) %r' % (len(concerned), job['name'])), False
-    notes, pursuit = [], _Pursuit(job['persistence'])
+    notes, pursuit = [], Pursuit(job['persistence'])
     for index, row in enumerate(concerned):
         try:
             notes.append(delete_snapshot_safely(client, vm, row, job['persistence'], pursuit))

@@ -21,16 +21,18 @@ from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
 )
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.module_utils.plan import WANTED_STATES
+from ansible_collections.vergeos.power.plugins.module_utils.maintenance import (
+    DEFAULT_RECORD, MAX_NOTE, check_record_name, close_record, closed_record, open_record, read_records, record_result,
+)
+from ansible_collections.vergeos.power.plugins.module_utils.plan import RESTART_METHODS, WANTED_STATES
 from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
 from ansible_collections.vergeos.power.plugins.module_utils.policy import (
     DEFAULT_MAX_TARGETS, DEFAULT_POLL_INTERVAL, DEFAULT_PROGRESS_INTERVAL, DEFAULT_WAIT_TIMEOUT, ON_TIMEOUT, PowerOptions,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.power import power_vms
 from ansible_collections.vergeos.power.plugins.module_utils.results import vm_result, with_top_level
-from ansible_collections.vergeos.power.plugins.module_utils.snapshots import (
-    DEFAULT_RETRY_TIMEOUT, DEFAULT_VISIBLE_GRACE, Persistence, run_snapshots,
-)
+from ansible_collections.vergeos.power.plugins.module_utils.pursuit import DEFAULT_RETRY_TIMEOUT, DEFAULT_VISIBLE_GRACE, Persistence
+from ansible_collections.vergeos.power.plugins.module_utils.snapshots import run_snapshots
 from ansible_collections.vergeos.power.plugins.module_utils.vms import has_selection, is_single, select_vms, vms_by_filters
 
 MUTUALLY_EXCLUSIVE = SELECTION_MUTUALLY_EXCLUSIVE
@@ -75,6 +77,7 @@ def power_argument_spec():
         unsafe_mark_stopped={'type': 'bool', 'default': False},
         preferred_node={'type': 'str'},
         wait_for_agent={'type': 'bool', 'default': False},
+        restart_method={'type': 'str', 'default': 'guest', 'choices': list(RESTART_METHODS)},
     )
     return spec
 
@@ -94,6 +97,25 @@ def snapshot_argument_spec():
         retry_timeout={'type': 'int', 'default': DEFAULT_RETRY_TIMEOUT},
         visible_grace={'type': 'float', 'default': DEFAULT_VISIBLE_GRACE},
     )
+    return spec
+
+
+def record_argument_spec():
+    """Return vergeos_maintenance_record's argument spec: connection + the record options."""
+    spec = connection_argument_spec()
+    spec.update(
+        name={'type': 'str', 'default': DEFAULT_RECORD, 'aliases': ['record']},
+        state={'type': 'str', 'required': True, 'choices': ['open', 'closed']},
+        ids={'type': 'list', 'elements': 'int'},
+        note={'type': 'str', 'default': ''},
+    )
+    return spec
+
+
+def record_info_argument_spec():
+    """Return vergeos_maintenance_record_info's argument spec: connection + which records."""
+    spec = connection_argument_spec()
+    spec.update(name={'type': 'str', 'aliases': ['record']})
     return spec
 
 
@@ -162,7 +184,7 @@ def power_options(params):
         max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
         preferred_node=params['preferred_node'], wait_for_agent=params['wait_for_agent'],
         max_requests_per_second=params['max_requests_per_second'], progress_interval=params['progress_interval'],
-        kill_timeout=params['kill_timeout'], snapshot_before_kill=params['snapshot_before_kill'])
+        kill_timeout=params['kill_timeout'], snapshot_before_kill=params['snapshot_before_kill'], restart_method=params['restart_method'])
 
 
 def run_power(params, check_mode=False, diff=False, progress=None):
@@ -213,9 +235,37 @@ def run_snapshot(params, check_mode=False, diff=False, persistence=None):
     return _guarded(params, act, diff)
 
 
-def run_module(argument_spec, work):
+def run_record(params, check_mode=False, diff=False):
+    """Do what vergeos_maintenance_record does with these (validated) parameters; return the result dict."""
+    def act(client):
+        name = check_record_name(params['name'])
+        if params['state'] == 'open':
+            if params['ids'] is None:
+                raise VergeOSError('state=open needs ids: the VMs to power on again after the maintenance (an empty list opens an '
+                                   'empty record, or keeps an open one as it is)')
+            if len(params['note']) > MAX_NOTE:
+                raise VergeOSError('note must be at most %d characters, not %d' % (MAX_NOTE, len(params['note'])))
+            return record_result(*open_record(client, name, params['ids'], note=params['note'], check_mode=check_mode), diff=diff)
+        return record_result(*close_record(client, name, params['ids'], check_mode=check_mode), diff=diff)
+    return _guarded(params, act, diff)
+
+
+def run_record_info(params, check_mode=False, diff=False):  # pylint: disable=unused-argument
+    """Do what vergeos_maintenance_record_info does: read one record, or every open one; return the result dict."""
+    def act(client):
+        names = None if params['name'] is None else [check_record_name(params['name'])]
+        records = read_records(client, names)
+        result = {'failed': False, 'changed': False, 'records': records}
+        if names is not None:
+            result['record'] = records[0] if records else closed_record(names[0])
+        return result
+    return _guarded(params, act, diff)
+
+
+def run_module(argument_spec, work, mutually_exclusive=None):
     """The main() of every module of the collection: validate, do ``work`` (run_info, run_power...), exit or fail."""
-    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), mutually_exclusive=list(MUTUALLY_EXCLUSIVE if mutually_exclusive is None else mutually_exclusive),
+                           supports_check_mode=True)
     require_requests(module)
     result = work(module.params, check_mode=module.check_mode, diff=module._diff)
     if result.pop('failed'):

@@ -40,8 +40,8 @@ options:
       - The wanted power state.
       - V(running) powers on a VM that is not running.
       - V(stopped) powers off gracefully (ACPI), or kills with O(force=true).
-      - V(restarted) reboots a running VM (a graceful guest reboot; a hard reset with O(force=true)) and powers on a stopped one.
-        It always changes something.
+      - V(restarted) restarts a running VM as O(restart_method) says (by default a graceful guest reboot; a hard reset with
+        O(force=true)) and powers on a stopped one. It always changes something.
     type: str
     required: true
     choices: [running, stopped, restarted]
@@ -180,6 +180,24 @@ options:
       - Only for O(state=running); with another state the task fails before anything is sent.
     type: bool
     default: false
+  restart_method:
+    description:
+      - How O(state=restarted) restarts a VM that is running.
+      - V(guest) asks VergeOS for a graceful guest reboot, in the first spelling it accepts (C(reset) with C(graceful), then
+        C(guestreset), then C(guestreboot), since VergeOS's clients disagree on it; and a spelling refused with 400 or 422 was not carried
+        out, so the next one is tried). VergeOS shows nothing that tells a guest reboot from a hard reset (the VM stays C(running)
+        throughout), so the result says a graceful reboot was B(asked for), never that one happened; a system that ignores C(graceful)
+        would reset the VM hard. With O(force=true), a hard C(reset).
+      - V(power_cycle) powers the VM off gracefully (ACPI; a kill with O(force=true), or at the deadline with O(on_timeout=force)),
+        waits until it is stopped, then powers it on. Every step is visible, so the restart is confirmed, and the guest is never
+        reset while running. It takes longer (a shutdown and a boot), and O(wait_timeout) covers both.
+      - V(reset) always does a hard reset (as pulling the power and pushing it back), with or without O(force).
+      - The default stays V(guest) in 1.x, as before this option existed; use V(power_cycle) where a restart must be a clean one
+        and must be seen to be.
+    type: str
+    default: guest
+    choices: [guest, power_cycle, reset]
+    version_added: 1.1.0
 attributes:
   check_mode:
     support: full
@@ -190,8 +208,9 @@ attributes:
 notes:
   - Check mode is supported; it makes the same read and the same decision as a real run, sends nothing, and reports the same C(changed).
   - Diff mode shows each VM's power state before and after (in check mode, the state it would reach).
-  - O(state=restarted) can confirm on VergeOS only that the reboot or reset was accepted and that the VM is running afterwards;
-    a graceful guest reboot leaves the status at C(running) throughout, so the module cannot prove the guest did reboot.
+  - O(state=restarted) with O(restart_method=guest) can confirm on VergeOS only that the reboot or reset was accepted and that the
+    VM is running afterwards; a graceful guest reboot leaves the status at C(running) throughout, so the module cannot prove the
+    guest did reboot, and says so. O(restart_method=power_cycle) is seen stopping and starting.
   - With O(wait_timeout) per VM and a window of O(max_concurrent_actions), a task over many VMs can take up to
     (number of VMs / O(max_concurrent_actions)) times O(wait_timeout).
   - 'What each O(state) does depends on the phase of the VM, which its raw status (one of VergeOS''s 21) and its running flag give; the eight
@@ -401,7 +420,7 @@ vms:
       type: int
       sample: 1767225600
     started:
-      description: When the VM was last started (unix seconds), null when off.
+      description: When the VM was last started (unix seconds), from its machine status; may be C(0) while the VM is off (VergeOS may clear it on a stop).
       type: int
       sample: 1767229200
     state:

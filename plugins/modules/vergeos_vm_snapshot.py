@@ -234,7 +234,7 @@ vms:
       type: int
       sample: 1767225600
     started:
-      description: Time the VM was last started (unix seconds), from its machine status.
+      description: Time the VM was last started (unix seconds), from its machine status; may be C(0) while the VM is off (VergeOS may clear it on a stop).
       type: int
       sample: 1767229200
     state:

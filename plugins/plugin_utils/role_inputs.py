@@ -19,6 +19,9 @@ import math
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.maintenance import MAX_NOTE, NAME_RULE_TEXT, check_record_name
+
 # How to pass several VMs from places that give strings; said with every targets error.
 TARGETS_HINT = ('a list of VM names and ids (whole numbers), or a string of names, one per line (an AWX textarea survey); '
                 'from the command line, pass a list as JSON: -e \'{"%s": ["web01", 42]}\'')
@@ -147,8 +150,27 @@ def text(name, value):
     return value
 
 
+def record(name, value):
+    """Return a maintenance record name, or '' for none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ''
+    try:
+        return check_record_name(value)
+    except VergeOSError:
+        raise InputError('%s must be a maintenance record name (%s), or empty for none; not %s'
+                         % (name, NAME_RULE_TEXT, _shown(value))) from None
+
+
+def note(name, value):
+    """Return a short free text ('' for nothing given)."""
+    found = text(name, value)
+    if len(found) > MAX_NOTE:
+        raise InputError('%s must be at most %d characters; not %d' % (name, MAX_NOTE, len(found)))
+    return found
+
+
 RULES = {'targets': targets, 'seconds': seconds, 'interval': interval, 'count': count, 'flag': flag, 'timeouts': timeouts,
-         'mapping': mapping, 'text': text}
+         'mapping': mapping, 'text': text, 'record': record, 'note': note}
 
 # Each role's variables: variable -> (rule, key of the normalised dict).
 SAFE_SHUTDOWN = {
@@ -167,6 +189,8 @@ SAFE_SHUTDOWN = {
     'safe_shutdown_unsafe_mark_stopped': ('flag', 'unsafe_mark_stopped'),
     'safe_shutdown_poll_interval': ('interval', 'poll_interval'),
     'safe_shutdown_batch': ('flag', 'batch'),
+    'safe_shutdown_record': ('record', 'record'),
+    'safe_shutdown_record_note': ('note', 'record_note'),
 }
 ROLES = {'safe_shutdown': SAFE_SHUTDOWN}
 

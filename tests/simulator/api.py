@@ -13,7 +13,8 @@ import time
 
 import cache
 import query
-from wire import ApiError, Response, error_response
+from logins import LOCKED
+from wire import ApiError, Response, error_response, reshaped
 from world import TABLES, as_key
 
 # Routes that change something: (table, with a key in the path) -> method.
@@ -39,34 +40,40 @@ def receipt(api, table, key, row):
 # ---------------------------------------------------------------- authentication
 
 
-def _basic_principal(world, credentials):
+def _basic_principal(world, credentials, now):
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as error:
         raise ApiError(401, "Invalid authorization header") from error
     name, separator, password = decoded.partition(":")
-    principal = world.user_principal(name, password) if separator else None
-    if principal is None:
+    if not separator:
         raise ApiError(401, "Invalid username or password")
+    return world.check_password(name, password, now)
+
+
+def _unlocked(world, principal, now):
+    """Return the principal of a token or API key unless its user is locked out (then ApiError 401)."""
+    if world.logins.locked(principal.name, now):
+        raise ApiError(401, LOCKED)
     return principal
 
 
-def authenticate(world, headers):
+def authenticate(world, headers, now=0.0):
     """Return who sent the request (session token, Basic or Bearer), or raise ApiError(401)."""
     token = headers.get("x-yottabyte-token")
     if token:
         principal = world.token_principal(token.strip())
         if principal is None:
             raise ApiError(401, "Invalid or expired token")
-        return principal
+        return _unlocked(world, principal, now)
     scheme, _space, credentials = (headers.get("Authorization") or "").strip().partition(" ")
     if scheme.lower() == "basic":
-        return _basic_principal(world, credentials.strip())
+        return _basic_principal(world, credentials.strip(), now)
     if scheme.lower() == "bearer":
         entry = world.api_keys.get(credentials.strip())
         if entry is None:
             raise ApiError(401, "Invalid API key")
-        return entry
+        return _unlocked(world, entry, now)
     raise ApiError(401, "Authentication required")
 
 
@@ -89,13 +96,11 @@ def admit(check, principal):
 # ---------------------------------------------------------------- session tokens
 
 
-def login(world, request, check=None):
+def login(world, request, check=None, now=0.0):
     """Return (principal, response) for POST /api/sys/tokens; the admission check sees the user before a token exists."""
     body = request.json()
     name, password = str(body.get("login", "")), str(body.get("password", ""))
-    principal = world.user_principal(name, password)
-    if principal is None:
-        raise ApiError(401, "Invalid username or password")
+    principal = world.check_password(name, password, now)
     admit(check, principal)
     token = world.login(name, password)
     return world.token_principal(token), Response(201, receipt("sys", "tokens", token, len(world.tokens)))
@@ -114,10 +119,30 @@ def logout(world, principal, token):
 # ---------------------------------------------------------------- tables
 
 
+def _check_filter(world, table, condition):
+    """Raise QueryError for what this system's switches refuse in a filter (nothing at the defaults)."""
+    if condition is None:
+        return
+    if table == "tag_members" and world.member_bw == "reject":
+        if any(item.path == ("member",) and item.operator not in query.EQUALITY_OPERATORS for item in query.comparisons(condition)):
+            raise query.QueryError("only eq and ne work on member")
+    if world.old_filter_grammar:
+        if any(item.operator in query.UNSPECIFIED_OPERATORS for item in query.comparisons(condition)):
+            raise query.QueryError("operator unknown before VergeOS 26.0")
+
+
 def read_rows(world, table, request):
     params = query.parse_query(request.query)
+    _check_filter(world, table, params.condition)
+    base_order = None
+    if world.sort_key != "work" and query.sorts_on_key(params):
+        if world.sort_key == "reject":
+            raise query.QueryError("sort on $key is refused")
+        # Ignored: the `$key` sort keys are dropped and the rows come in a random order (other sort keys still apply).
+        params = query.without_key_sort(params)
+        base_order = world.shuffled(table)
     traversal = world.switches["traversed_filters"] == "work"
-    return query.select(world.candidate_rows(table, params.condition), params, world.view(table), traversal)
+    return query.select(world.candidate_rows(table, params.condition), params, world.view(table), traversal, base_order)
 
 
 def read_row(world, table, key_text, request):
@@ -125,12 +150,22 @@ def read_row(world, table, key_text, request):
     if row is None:
         raise ApiError(404, "%s %s does not exist" % (table, key_text))
     fields = request.query.get("fields")
-    entries = query.parse_fields(fields) if fields is not None else ("most",)
+    if fields is not None:
+        entries = query.parse_fields(fields)
+    else:
+        entries = ("summary",) if world.short_default_fields else ("most",)
     return query.project(row, query.expand_fields(entries, world.view(table)))
+
+
+def _shuffled_read(world, key_text, request):
+    """Return whether a read's answer is a fresh random order (an ignored `$key` sort): never cached."""
+    return world.sort_key == "ignore" and key_text is None and "$key" in request.query.get("sort", "")
 
 
 def _read(world, table, key_text, request):
     """Return the answer to a GET: cached bytes of this world version, or rows copied now and encoded later."""
+    if _shuffled_read(world, key_text, request):
+        return Response(200, read_rows(world, table, request))
     key = (table, key_text, tuple(sorted(request.query.items())))
     entry, owner = world.responses.claim(world.version, key)
     if not owner:
@@ -145,13 +180,13 @@ def _read(world, table, key_text, request):
     return Response(200, cache.Deferred(world.responses, entry, True, rows))
 
 
-def finish(response):
+def finish(response, error_shape="text"):
     """Return the response with a deferred read body encoded (call without the world lock)."""
     if not isinstance(response.body, cache.Deferred):
         return response
     payload = response.body.payload()
     if payload is None:
-        return error_response(ApiError(500, "Internal server error"))
+        return error_response(ApiError(500, "Internal server error"), error_shape)
     return Response(response.status, payload=payload)
 
 
@@ -162,7 +197,7 @@ def _write_tags(world, table, key_text, request, now):
         create = {"tag_categories": world.create_tag_category, "tags": world.create_tag,
                   "tag_members": lambda fields, _now: world.create_tag_member(fields)}[table]
         key = create(body, now)
-        return Response(201, receipt("v4", table, key, key))
+        return Response(201, receipt("v4", table, world.served_key(table, key), key))
     key = as_key(key_text)
     if key is None or key not in world.tables[table]:
         raise ApiError(404, "%s %s does not exist" % (table, key_text))
@@ -188,11 +223,11 @@ def _write(world, table, key_text, request, now):
         return Response(200)
     if key_text is None:
         key = world.create_snapshot(body, now)
-        return Response(201, receipt("v4", table, key, key))
+        return Response(201, receipt("v4", table, world.served_key(table, key), key))
     key = as_key(key_text)
-    if key is None or key not in world.tables[table]:
+    if key is None:
         raise ApiError(404, "%s %s does not exist" % (table, key_text))
-    world.delete_snapshot(key)
+    world.delete_snapshot(key)  # 404 when there is no such snapshot, readable or not yet
     return Response(200)
 
 
@@ -214,9 +249,9 @@ def _route(world, request, now, check):
     """Return (response, principal) for an /api request; raises ApiError or Refused."""
     parts = [part for part in request.path.split("/") if part]
     if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 3 and request.method == "POST":
-        principal, response = login(world, request, check)
+        principal, response = login(world, request, check, now)
         return response, principal
-    principal = authenticate(world, request.headers)
+    principal = authenticate(world, request.headers, now)
     admit(check, principal)
     if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 4 and request.method == "DELETE":
         return logout(world, principal, parts[3]), principal
@@ -250,6 +285,8 @@ def handle(world, request, now=None, record=None, check=None):
             response = error_response(error)
         if request.method != "GET":
             world.touch()
+        if world.error_body != "text":
+            response = reshaped(response, world.error_body)
         if record is not None:
             record(response, principal, now)
-    return finish(response), principal
+    return finish(response, world.error_body), principal

@@ -1,13 +1,16 @@
-"""The test-support surface under /_sim: scenario, reset, request log, health, faults.
+"""The test-support surface under /_sim: scenario, reset, request log, health, faults, failed logins.
 
 No credentials, not logged, never faulted, never rate-limited. Frozen in README.md.
 """
+
+import time
 
 import scenario as scenarios
 from wire import ApiError, Response, error_response
 from world import as_key
 
 FAULTS_PATH = "/_sim/faults"
+LOGINS_PATH = "/_sim/logins"
 
 
 def _summary(sim):
@@ -16,9 +19,15 @@ def _summary(sim):
 
 
 def _load(sim, request):
-    definition = request.json()
+    """POST /_sim/scenario: the body's scenario, or (?name=NAME, empty body) a named one."""
+    name = request.query.get("name")
     try:
-        scenarios.validate(definition)
+        if name is not None:
+            if request.body.strip():
+                raise scenarios.ScenarioError("give either ?name or a scenario body, not both")
+            definition = scenarios.named(name)
+        else:
+            definition = scenarios.validate(request.json())
     except scenarios.ScenarioError as error:
         raise ApiError(400, "Invalid scenario: %s" % error) from error
     sim.load(definition)
@@ -43,6 +52,27 @@ def _remove_fault(sim, fault_text):
     return Response(200, sim.faults.listing())
 
 
+def _logins(sim, _request):
+    world = sim.world
+    with world.lock:
+        return Response(200, world.logins.listing(max(world.clock, time.time())))
+
+
+def _reset_logins(sim, _request):
+    world = sim.world
+    with world.lock:
+        return Response(200, {"cleared": world.logins.reset()})
+
+
+def _reset_login(sim, name):
+    """DELETE /_sim/logins/<user>: unlock one user and forget its counts."""
+    world = sim.world
+    with world.lock:
+        if not world.logins.reset(name):
+            raise ApiError(404, "no failed login of %s is recorded" % name)
+        return Response(200, world.logins.listing(max(world.clock, time.time())))
+
+
 ROUTES = {
     ("GET", "/_sim/health"): lambda sim, request: Response(200, _summary(sim)),
     ("GET", "/_sim/scenario"): lambda sim, request: Response(200, sim.world.definition),
@@ -53,6 +83,8 @@ ROUTES = {
     ("GET", FAULTS_PATH): lambda sim, request: Response(200, sim.faults.listing()),
     ("POST", FAULTS_PATH): _add_faults,
     ("DELETE", FAULTS_PATH): lambda sim, request: Response(200, {"cleared": sim.faults.clear()}),
+    ("GET", LOGINS_PATH): _logins,
+    ("DELETE", LOGINS_PATH): _reset_logins,
 }
 
 
@@ -62,6 +94,8 @@ def handle(sim, request):
     route = ROUTES.get((request.method, path))
     try:
         parent, _slash, last = path.rpartition("/")
+        if route is None and parent == LOGINS_PATH and request.method == "DELETE":
+            return _reset_login(sim, last)
         if route is None and parent == FAULTS_PATH:
             if request.method != "DELETE":
                 raise ApiError(405, "%s %s is not a simulator route" % (request.method, path))

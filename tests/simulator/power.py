@@ -10,6 +10,7 @@ are unsettled on real systems are alternative tables (PLANS, one per answer
 to a redundant action) or Guest fields read by the steps, not new branches.
 """
 
+import collections
 import heapq
 import itertools
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ STATUSES = (
 )
 STATES = ("online", "offline", "warning", "error")
 ACTIONS = ("poweron", "poweroff", "kill", "reset")
+# Graceful-reboot spellings other clients send (switch `reboot_actions`): reboots through the guest agent.
+GUEST_REBOOT_ACTIONS = ("guestreset", "guestreboot")
 STARTING_STATUSES = ("initializing", "starting", "waitingforresources")
 # Statuses of a machine that is not on: no node, no cores, no agent.
 OFF_STATUSES = ("stopped", "hibernated")
@@ -38,6 +41,9 @@ REDUNDANT_ANSWERS = (201, 409, 422)
 REDUNDANT_MESSAGE = "cannot {action} the VM: it is already {phase}"
 INSUFFICIENT_RESOURCES = "Insufficient cluster resources to start VM"
 FAILED_TO_START = "failed to start: the hypervisor could not start the machine"
+NO_AGENT = (422, "cannot {action} the VM: the guest agent is not answering")
+QUEUED_INFO = "Insufficient cluster resources: the VM will start when resources free up"
+QUEUE_TIMED_OUT = "Gave up waiting for resources to start the VM"
 
 # (phase, action) -> step name, None for an accepted no-op, or (code, message) for a refusal.
 # Chosen for unsettled cases: a redundant action is a silent 201; an action against a
@@ -51,7 +57,13 @@ PLAN = {
     ("running", "kill"): "kill", ("stopping", "kill"): "kill",
     ("stopped", "reset"): NOT_RUNNING, ("starting", "reset"): CONFLICT,
     ("running", "reset"): "reset", ("stopping", "reset"): CONFLICT,
+    # A poweron queued for resources (switch no_resources: queue): poweroff and kill withdraw it.
+    ("queued", "poweron"): None, ("queued", "poweroff"): "withdraw",
+    ("queued", "kill"): "withdraw", ("queued", "reset"): NOT_RUNNING,
 }
+for _spelling in GUEST_REBOOT_ACTIONS:
+    PLAN.update({("stopped", _spelling): NOT_RUNNING, ("starting", _spelling): CONFLICT, ("running", _spelling): "guest_reboot",
+                 ("stopping", _spelling): CONFLICT, ("queued", _spelling): NOT_RUNNING})
 
 
 def _plan_for(redundant_answer):
@@ -108,11 +120,14 @@ class Machine:
     guest: Guest
     pending: object = None
     redundant_answer: int = 201  # picks the decision table in PLANS
+    waiting: object = None  # the queue ticket of a poweron waiting for resources, else None
 
 
 def phase(machine):
-    """Return where the machine is in its power cycle: stopped, starting, running or stopping."""
+    """Return where the machine is in its power cycle: stopped, queued, starting, running or stopping."""
     status = machine.row["status"]
+    if machine.waiting is not None:
+        return "queued"
     if status in STARTING_STATUSES:
         return "starting"
     if status == "stopping":
@@ -173,13 +188,27 @@ def set_guest_up(machine, now):
         row.update(agent_version=AGENT_VERSION, agent_features=list(AGENT_FEATURES), agent_guest_info=guest_info(machine))
 
 
-class PowerModel:
-    """Transitions of every machine, scaled by one speed factor."""
+def set_waiting(machine, now):
+    """Make the columns say the machine is off and flagged to start when resources free up."""
+    machine.row.update(status="waitingforresources", status_info=QUEUED_INFO, last_update=int(now))
 
-    def __init__(self, speed):
+
+class PowerModel:
+    """Transitions of every machine, scaled by one speed factor.
+
+    no_resources ("refuse" or "queue"), queue_timeout (seconds, 0: none) and
+    graceful_honoured are the world's switches for a start without resources
+    and for `reset` with params.graceful.
+    """
+
+    def __init__(self, speed, *, no_resources="refuse", queue_timeout=0.0, graceful_honoured=True):
         self.speed = speed
+        self.no_resources = no_resources
+        self.queue_timeout = queue_timeout
+        self.graceful_honoured = graceful_honoured
         self._queue = []
         self._sequence = itertools.count()
+        self._waiting = collections.deque()  # (machine, ticket, pick_node) of queued poweron requests, oldest first
 
     def _schedule(self, machine, event, seconds, now):
         due = now + seconds / self.speed
@@ -203,12 +232,18 @@ class PowerModel:
     def _complete(self, machine, event, when):
         if event == "halted":
             set_stopped(machine, when)
+            self.released(when)
+        elif event == "gave_up":
+            machine.waiting = None
+            set_stopped(machine, when)
+            machine.row["status_info"] = QUEUE_TIMED_OUT
         elif event == "acpi":
             # The slow guest finally reacts to the ACPI request and shuts down.
             machine.row.update(status="stopping", last_update=int(when))
             self._schedule(machine, "halted", machine.guest.shutdown, when)
         elif event == "failed":
             set_failed(machine, when)
+            self.released(when)
         elif event == "rebooted":
             machine.row["started"] = int(when)
             set_guest_up(machine, when)
@@ -224,14 +259,48 @@ class PowerModel:
             raise ApiError(code, template.format(action=action, status=machine.row["status"], phase=current))
         if step == "start":
             if machine.guest.start == "no_resources":
-                raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
+                if self.no_resources != "queue":
+                    raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
+                self._enqueue(machine, lambda: pick_node(params.get("preferred_node")), now)
+                return
             self._start(machine, pick_node(params.get("preferred_node")), now)
         elif step == "shutdown":
             self._shutdown(machine, now)
         elif step == "kill":
             self._kill(machine, now)
         elif step == "reset":
-            self._reset(machine, bool(params.get("graceful")), now)
+            self._reset(machine, bool(params.get("graceful")) and self.graceful_honoured, now)
+        elif step == "guest_reboot":
+            if not machine.row["agent_version"]:
+                code, template = NO_AGENT
+                raise ApiError(code, template.format(action=action))
+            self._reset(machine, True, now)
+        elif step == "withdraw":
+            self.cancel(machine)
+            set_stopped(machine, now)
+
+    def _enqueue(self, machine, pick_node, now):
+        """Accept a poweron without resources: the machine waits (off) until a running one stops, or gives up."""
+        ticket = next(self._sequence)
+        machine.waiting = ticket
+        set_waiting(machine, now)
+        self._waiting.append((machine, ticket, pick_node))
+        if self.queue_timeout > 0:
+            self._schedule(machine, "gave_up", self.queue_timeout, now)
+
+    def released(self, now):
+        """A running machine stopped: the oldest poweron still waiting for resources starts now."""
+        while self._waiting:
+            machine, ticket, pick_node = self._waiting.popleft()
+            if machine.waiting != ticket:
+                continue  # withdrawn, timed out or reset meanwhile
+            node = pick_node()
+            if node is None:
+                self._waiting.appendleft((machine, ticket, pick_node))
+                return
+            self.cancel(machine)
+            self._start(machine, node, now)
+            return
 
     def _start(self, machine, node, now):
         if node is None:
@@ -283,8 +352,9 @@ class PowerModel:
 
     @staticmethod
     def cancel(machine):
-        """Forget the machine's pending transition (its heap entry is skipped when it falls due)."""
+        """Forget the machine's pending transition and queued poweron (their entries are skipped when met)."""
         machine.pending = None
+        machine.waiting = None
 
 
 # ---------------------------------------------------------------- machine_status writes
@@ -350,6 +420,8 @@ def write_status(model, machine, changes, now, *, node_exists, pick_node):
     if not on:
         set_stopped(machine, now)
         machine.row["status"] = changes.get("status", "stopped")
+        if was_on:
+            model.released(now)
     else:
         status = changes.get("status", machine.row["status"] if was_on else "running")
         if not was_on:

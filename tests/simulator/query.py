@@ -5,14 +5,21 @@ table with two methods:
 
 - ``getter(path)``: a function row -> value for a column path such as
   ``("machine", "status", "status")``, or None when the path names no column;
-- ``columns(group)``: the column names behind ``all``, ``most`` or ``summary``.
+- ``columns(group)``: the column names behind ``all``, ``most`` or ``summary``;
+- ``projector(path)``: the getter a projection uses for that path (the same
+  as ``getter`` unless the world serves values differently, e.g. keys as
+  strings: filters and sorts always see the stored values).
 """
 
 import re
 from dataclasses import dataclass
 
 GROUPS = ("all", "most", "summary")
-OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "bw", "ew", "cs", "ct", "rx")
+OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "bw", "ew", "cs", "ct", "rx", "pm", "pt", "et")
+# Added by VergeOS 26.0; no public source says what they do. Accepted, and (the simulator's assumption) they match no row.
+UNSPECIFIED_OPERATORS = ("pm", "pt", "et")
+# Operators that only compare a whole value; every other one looks into it (begins with, contains, regex...).
+EQUALITY_OPERATORS = ("eq", "ne")
 CONJUNCTIONS = ("and", "or")
 INVALID = "Invalid argument"
 
@@ -422,6 +429,8 @@ def compile_condition(node, view, traversal=True):
     if getter is None:
         raise QueryError("unknown field %r" % "#".join(node.path))
     operator, literal = node.operator, node.literal
+    if operator in UNSPECIFIED_OPERATORS:
+        return lambda row: False  # the simulator's assumption: see UNSPECIFIED_OPERATORS
     return lambda row: compare(operator, getter(row), literal)
 
 
@@ -444,6 +453,28 @@ def equality_keys(condition, column):
     return left if right is None else right if left is None else left & right
 
 
+def comparisons(condition):
+    """Yield every Comparison of a condition tree (None yields nothing)."""
+    if isinstance(condition, Junction):
+        yield from comparisons(condition.left)
+        yield from comparisons(condition.right)
+    elif condition is not None:
+        yield condition
+
+
+KEY_PATH = ("$key",)
+
+
+def sorts_on_key(query):
+    """Return whether a query's sort names the row key `$key`."""
+    return any(key.path == KEY_PATH for key in query.sort)
+
+
+def without_key_sort(query):
+    """Return the query with every `$key` sort key dropped."""
+    return Query(query.fields, query.condition, tuple(key for key in query.sort if key.path != KEY_PATH), query.limit, query.offset)
+
+
 def _sort_value(value):
     """Return a key that orders values of mixed types: null, booleans, numbers, strings, the rest."""
     if value is None:
@@ -457,9 +488,15 @@ def _sort_value(value):
     return (4, repr(value))
 
 
-def sort_rows(rows, keys, view):
-    """Return rows ordered by the sort keys; ties keep $key order so pages are stable."""
-    ordered = sorted(rows, key=lambda row: row["$key"] if _is_number(row["$key"]) else 0)
+def sort_rows(rows, keys, view, base_order=None):
+    """Return rows ordered by the sort keys; ties keep $key order so pages are stable.
+
+    base_order(rows), when given, returns the order ties keep instead (a shuffle, for a system that ignores a sort).
+    """
+    if base_order is not None:
+        ordered = base_order(rows)
+    else:
+        ordered = sorted(rows, key=lambda row: row["$key"] if _is_number(row["$key"]) else 0)
     for key in reversed(keys):
         getter = view.getter(key.path)
         if getter is None:
@@ -474,9 +511,9 @@ def expand_fields(entries, view):
     pairs = []
     for entry in entries:
         if isinstance(entry, str):
-            pairs.extend((name, view.getter((name,))) for name in view.columns(entry))
+            pairs.extend((name, view.projector((name,))) for name in view.columns(entry))
         else:
-            getter = view.getter(entry.path)
+            getter = view.projector(entry.path)
             if getter is not None:
                 pairs.append((entry.name, getter))
     return pairs
@@ -493,15 +530,18 @@ def projection(query, view):
     return expand_fields(entries, view)
 
 
-def select(rows, query, view, traversal=True):
-    """Return the rows of a collection GET: filtered, sorted, paged and projected (traversal: see compile_condition)."""
+def select(rows, query, view, traversal=True, base_order=None):
+    """Return the rows of a collection GET: filtered, sorted, paged and projected.
+
+    traversal: see compile_condition; base_order: see sort_rows.
+    """
     if query.condition is not None:
         predicate = compile_condition(query.condition, view, traversal)
         rows = [row for row in rows if predicate(row)]
     if query.fields == ():
         # A projection naming no column answers only the row count, as the platform does.
         return [{"$count": len(rows)}]
-    rows = sort_rows(rows, query.sort, view)
+    rows = sort_rows(rows, query.sort, view, base_order)
     rows = rows[query.offset:]
     if query.limit:
         rows = rows[:query.limit]

@@ -9,11 +9,21 @@ import collections
 import json
 import math
 import os
+import re
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenario.schema.json")
+# Named scenarios: `<name>.json` in this folder, loaded by name (server.py --scenario NAME, POST /_sim/scenario?name=NAME).
+SCENARIOS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 
 DEFAULT_TIMINGS = {"boot": 30.0, "shutdown": 60.0, "kill": 3.0, "reboot": 60.0, "acpi_delay": 0.0}
-DEFAULT_SWITCHES = {"redundant_action": 201, "traversed_filters": "work"}
+# Every switch at today's (well-behaved) value; README.md, "Switches", says what each value does.
+DEFAULT_SWITCHES = {
+    "redundant_action": 201, "traversed_filters": "work",
+    "reboot_actions": ("reset_graceful",), "graceful": "honoured",
+    "sort_key": "work", "member_bw": "work", "key_type": "int", "error_body": "text",
+    "no_resources": "refuse", "queue_timeout": 300, "snapshot_visible_after": 0,
+    "default_fields": "all", "lockout_after": 0, "lockout_seconds": 0,
+}
 VM_SWITCHES = ("redundant_action",)
 DEFAULT_SYSTEM = {"name": "vergeos-sim", "cloud_name": "vergeos-sim", "yb_version": "26.0.2.1", "os_version": "26.0.2"}
 DEFAULT_USERS = [{"name": "admin", "password": "admin", "role": "admin"}]
@@ -92,6 +102,8 @@ def validate_value(value, schema, root, where):
     if isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
             validate_value(item, schema["items"], root, "%s[%d]" % (where, index))
+    if isinstance(value, list) and schema.get("uniqueItems") and len({json.dumps(item, sort_keys=True) for item in value}) != len(value):
+        raise ScenarioError("%s: duplicate items" % where)
 
 
 # ---------------------------------------------------------------- meaning
@@ -189,6 +201,27 @@ def validate(scenario, schema=None):
 
 
 # ---------------------------------------------------------------- defaults
+
+
+def seed_of(scenario):
+    """Return the seed of the world's random choices (shuffled orders, mixed key types)."""
+    return scenario.get("seed", 0)
+
+
+def scenario_names():
+    """Return the names of the named scenarios (files of SCENARIOS_DIR)."""
+    try:
+        return sorted(name[:-len(".json")] for name in os.listdir(SCENARIOS_DIR) if name.endswith(".json"))
+    except FileNotFoundError:
+        return []
+
+
+def named(name):
+    """Return the validated named scenario `name`; ScenarioError when there is none by that name or it is invalid."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name or "") or name not in scenario_names():
+        raise ScenarioError("no scenario named %r (known: %s)" % (name, ", ".join(scenario_names()) or "none"))
+    with open(os.path.join(SCENARIOS_DIR, name + ".json"), encoding="utf-8") as handle:
+        return validate(json.load(handle))
 
 
 def users_of(scenario):

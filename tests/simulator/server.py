@@ -138,7 +138,9 @@ class Server(ThreadingHTTPServer):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="VergeOS API simulator (HTTPS on 127.0.0.1).")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default 0)")
-    parser.add_argument("--scenario", metavar="FILE", help="JSON scenario file (see scenario.schema.json); default: the default world")
+    parser.add_argument("--scenario", metavar="FILE",
+                        help="JSON scenario file (see scenario.schema.json), or the name of one in scenarios/ (e.g. switches); "
+                             "default: the default world")
     parser.add_argument("--vms", type=int, default=10, metavar="N", help="number of VMs of the default world (default 10)")
     parser.add_argument("--speed", type=float, default=1.0, metavar="X",
                         help="time scale: guest durations are divided by X (default 1; a scenario's speed wins)")
@@ -192,6 +194,8 @@ def start_definition(args):
     """Return the validated scenario the server starts with (and returns to on reset)."""
     if args.scenario is None:
         return scenarios.default_scenario(args.vms)
+    if not os.path.exists(args.scenario) and args.scenario in scenarios.scenario_names():
+        return scenarios.named(args.scenario)
     with open(args.scenario, encoding="utf-8") as handle:
         return scenarios.validate(json.load(handle))
 

@@ -1,7 +1,8 @@
 """Requests and answers as the application sees them, and the one error type.
 
 The HTTP layer builds a Request, the application answers a Response; an
-ApiError raised anywhere becomes the answer {"err": message} with its code.
+ApiError raised anywhere becomes the answer {"err": message} with its code
+(or another shape of that body: switch `error_body`).
 """
 
 import json
@@ -67,9 +68,27 @@ def payload_of(response):
     return response.payload if response.payload is not None else encode(response.body)
 
 
-def error_response(error):
+def error_body(message, shape="text"):
+    """Return an error body in one of the shapes VergeOS clients meet (switch `error_body`)."""
+    if shape == "flag":
+        return {"err": True, "message": message}
+    if shape == "nested":
+        return {"err": {"message": message}}
+    return {"err": message}
+
+
+def reshaped(response, shape):
+    """Return an error answer whose {"err": text} body is given another shape (anything else unchanged)."""
+    body = response.body
+    if shape == "text" or response.status < 400 or not isinstance(body, dict) or not isinstance(body.get("err"), str):
+        return response
+    return Response(response.status, error_body(body["err"], shape), dict(response.headers), content_type=response.content_type,
+                    cut=response.cut)
+
+
+def error_response(error, shape="text"):
     """Return the answer to an ApiError."""
-    return Response(error.code, {"err": error.message})
+    return Response(error.code, error_body(error.message, shape))
 
 
 def make_request(method, target, headers, body):

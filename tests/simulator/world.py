@@ -10,8 +10,14 @@ Keys come from different ranges per table (VMs from 1, machines from 100,
 machine_status rows from 5000, machine_snapshots from 800) so a client that
 confuses a VM key with a machine or status key fails here as it would on a
 real system, where nothing promises they are equal.
+
+The world also holds the switches (README.md, "Switches") that change how it
+is read: keys served as strings, shuffled `$key` sorts, late snapshots, the
+graceful-reboot spellings it accepts, failed logins and lockouts (logins.py).
 """
 
+import random
+import re
 import secrets
 import threading
 import uuid
@@ -21,6 +27,7 @@ import cache
 import power
 import query
 import scenario as scenarios
+from logins import LOCKED, Logins
 from wire import ApiError
 
 
@@ -120,9 +127,37 @@ class TableView:
     def getter(self, path):
         return self.world.getter(self.table, path)
 
+    def projector(self, path):
+        return self.world.projector(self.table, path)
+
     def columns(self, group):
         spec = TABLES[self.table]
         return spec.summary if group == "summary" else spec.columns
+
+
+TABLE_INDEX = {name: index for index, name in enumerate(TABLES)}
+
+
+def key_valued(table, path):
+    """Return whether a column path ends in a key: `$key` or a reference column (switch `key_type`)."""
+    for position, column in enumerate(path):
+        spec = TABLES[table]
+        if position == len(path) - 1:
+            return column == "$key" or column in spec.refs
+        table = spec.refs.get(column)
+        if table is None:
+            return False
+    return False
+
+
+def _as_text(value):
+    """Return an int key as the numeric string a system that stringifies keys sends (null and the rest unchanged)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _major_version(text):
+    match = re.match(r"\s*(\d+)", text or "")
+    return int(match.group(1)) if match else None
 
 
 def _nic_address(ordinal):
@@ -138,11 +173,28 @@ class World:
     def __init__(self, definition, default_speed, now):
         self.lock = threading.RLock()
         self.definition = definition
-        self.switches = scenarios.switches_of(definition)
+        self.switches = switches = scenarios.switches_of(definition)
+        self.seed = scenarios.seed_of(definition)
         self.version = 0
         self.clock = 0.0
         self.responses = cache.ResponseCache()
-        self.power = power.PowerModel(definition.get("speed", default_speed))
+        speed = definition.get("speed", default_speed)
+        self.power = power.PowerModel(speed, no_resources=switches["no_resources"], queue_timeout=switches["queue_timeout"],
+                                      graceful_honoured=switches["graceful"] == "honoured")
+        self.logins = Logins(switches["lockout_after"], switches["lockout_seconds"] / speed)
+        # Switches read on the request path, as plain attributes: at their defaults they cost one comparison.
+        self.key_type = switches["key_type"]
+        self.error_body = switches["error_body"]
+        self.sort_key = switches["sort_key"]
+        self.member_bw = switches["member_bw"]
+        self.short_default_fields = switches["default_fields"] == "short"
+        self.snapshot_delay = switches["snapshot_visible_after"] / speed
+        self.reboot_actions = tuple(switches["reboot_actions"])
+        self.actions = power.ACTIONS + tuple(name for name in power.GUEST_REBOOT_ACTIONS if name in self.reboot_actions)
+        self._key_salt = random.Random("%s/key_type" % self.seed).getrandbits(32)
+        self._shuffles = 0
+        self._last_shuffle = {}  # table -> the order of row keys the last ignored `$key` sort served
+        self._staged_snapshots = {}  # key -> (due, row, snapshot machine): taken, not readable yet
         self.tables = {name: {} for name in TABLES}
         self.machines = {}
         self.tokens = {}
@@ -161,6 +213,9 @@ class World:
     def _build(self, definition, now):
         system = scenarios.system_of(definition)
         self._insert("system", {"$key": 1, "uuid": str(uuid.UUID(int=1)), **system})
+        major = _major_version(system["yb_version"])
+        # pm, pt and et came with VergeOS 26.0: an older system refuses them as unknown operators.
+        self.old_filter_grammar = major is not None and major < 26
         clusters = self._build_named("clusters", scenarios.clusters_of(definition), self._cluster_row)
         first_cluster = next(iter(clusters.values()))
         self._build_named("nodes", scenarios.nodes_of(definition),
@@ -285,8 +340,14 @@ class World:
         self.version += 1
 
     def advance(self, now):
-        """Apply every transition and snapshot expiry due by now."""
+        """Apply every transition and snapshot expiry due by now, and show the snapshots whose time has come."""
         changed = self.power.advance(now)
+        if self._staged_snapshots:
+            for key, (due, row, _machine) in list(self._staged_snapshots.items()):
+                if due <= now:
+                    del self._staged_snapshots[key]
+                    self._insert("machine_snapshots", row)
+                    changed += 1
         expired = [row for row in self.tables["machine_snapshots"].values() if 0 < row["expires"] <= now]
         for row in expired:
             self.delete_snapshot(row["$key"])
@@ -311,6 +372,52 @@ class World:
             referenced = rows.get(row.get(head))
             return None if referenced is None else rest(referenced)
         return follow
+
+    def projector(self, table, path):
+        """Return the getter a projection uses: the stored value, or (switch key_type) keys served as strings."""
+        getter = self.getter(table, path)
+        if getter is None or self.key_type == "int" or not key_valued(table, path):
+            return getter
+        if self.key_type == "string":
+            return lambda row: _as_text(getter(row))
+        index = TABLE_INDEX[table]
+        return lambda row: _as_text(getter(row)) if self.stringified(index, row["$key"]) else getter(row)
+
+    def stringified(self, table_index, key):
+        """Return whether (key_type mixed) the row `key` of a table carries its keys as strings: a seeded half of them."""
+        if not isinstance(key, int):
+            return False
+        mixed = (key * 0x9E3779B1 + table_index * 0x85EBCA77 + self._key_salt) & 0xFFFFFFFF
+        mixed ^= mixed >> 15
+        mixed = (mixed * 0x2C1B3C6D) & 0xFFFFFFFF
+        mixed ^= mixed >> 12
+        return bool(mixed & 1)
+
+    def served_key(self, table, key):
+        """Return a new row's key as a receipt carries it (switch key_type)."""
+        if self.key_type == "string" or (self.key_type == "mixed" and self.stringified(TABLE_INDEX.get(table, 0), key)):
+            return _as_text(key)
+        return key
+
+    def shuffled(self, table):
+        """Return a function that puts rows in this request's random order (an ignored `$key` sort).
+
+        The order depends on the world's seed and on how many such requests
+        came before; it never repeats the order served last for the table.
+        """
+        self._shuffles += 1
+        dice = random.Random("%s/sort/%d" % (self.seed, self._shuffles))
+
+        def order(rows):
+            rows = list(rows)
+            dice.shuffle(rows)
+            keys = tuple(row["$key"] for row in rows)
+            if len(rows) > 1 and keys == self._last_shuffle.get(table):
+                rows = rows[1:] + rows[:1]
+                keys = keys[1:] + keys[:1]
+            self._last_shuffle[table] = keys
+            return rows
+        return order
 
     def view(self, table):
         return TableView(self, table)
@@ -337,6 +444,23 @@ class World:
         token = secrets.token_hex(20)
         self.tokens[token] = name
         return token
+
+    def check_password(self, name, password, now):
+        """Return the principal of a user logging in with a password, or raise ApiError(401) (counted; locks: logins.py)."""
+        if self.logins.locked(name, now):
+            if not self._password_matches(name, password):
+                self.logins.failure(name, now)
+            raise ApiError(401, LOCKED)
+        principal = self.user_principal(name, password)
+        if principal is None:
+            self.logins.failure(name, now)
+            raise ApiError(401, "Invalid username or password")
+        self.logins.success(name)
+        return principal
+
+    def _password_matches(self, name, password):
+        user = self.users.get(name)
+        return user is not None and user["password"] == password
 
     def user_principal(self, name, password):
         user = self.users.get(name)
@@ -368,11 +492,13 @@ class World:
         action = body.get("action")
         if action is None:
             raise ApiError(422, "field 'action' is required")
-        if action not in power.ACTIONS:
+        if action not in self.actions:
             raise ApiError(422, "value '%s' is not in list for field 'action'" % action)
         params = body.get("params") or {}
         if not isinstance(params, dict):
             raise ApiError(422, "field 'params' must be an object")
+        if action == "reset" and params.get("graceful") and "reset_graceful" not in self.reboot_actions:
+            raise ApiError(422, "field 'graceful' is not supported for action 'reset'")
         machine = self._machine_of_vm(body.get("vm"))
         if machine.vm["is_snapshot"]:
             raise ApiError(422, "cannot %s a snapshot" % action)
@@ -421,10 +547,13 @@ class World:
             raise ApiError(422, "cannot quiesce: the guest agent is not answering")
         spec = {"name": name, "description": body.get("description", ""), "expires": expires,
                 "created_manually": bool(body.get("created_manually", False)), "quiesced": bool(quiesce)}
-        return self.take_snapshot(machine, spec, now)
+        return self.take_snapshot(machine, spec, now, delay=self.snapshot_delay)
 
-    def take_snapshot(self, machine, spec, now):
-        """Add a machine_snapshots row and its snapshot VM (is_snapshot, never running); return the row key."""
+    def take_snapshot(self, machine, spec, now, delay=0.0):
+        """Add a machine_snapshots row and its snapshot VM (is_snapshot, never running); return the row key.
+
+        delay: world seconds before the row can be read (it can be deleted at once).
+        """
         source = machine.vm
         snapshot_vm = {key: source[key] for key in ("cpu_cores", "ram", "os_family", "guest_agent", "uefi", "secure_boot", "machine_type")}
         snapshot_vm.update(name=spec["name"], description=spec.get("description", ""), is_snapshot=True,
@@ -432,17 +561,23 @@ class World:
         snap_machine = self._add_vm(snapshot_vm, len(self.tables["vms"]), now)
         key = self._allocators["machine_snapshots"].allocate()
         expires = spec.get("expires", 0)
-        self._insert("machine_snapshots", {
+        row = {
             "$key": key, "name": spec["name"], "description": spec.get("description", ""), "created": int(now),
             "expires": expires, "expires_type": "date" if expires else "never", "quiesced": spec.get("quiesced", False),
             "created_manually": spec.get("created_manually", True), "machine": machine.key, "snap_machine": snap_machine.key,
             "snapshot_period": None,
-        })
+        }
+        if delay > 0:
+            # Switch snapshot_visible_after: taken now, readable only later.
+            self._staged_snapshots[key] = (now + delay, row, snap_machine)
+        else:
+            self._insert("machine_snapshots", row)
         return key
 
     def delete_snapshot(self, key):
-        """Remove a machine_snapshots row and its snapshot VM, or raise ApiError(404)."""
-        row = self.tables["machine_snapshots"].pop(key, None)
+        """Remove a machine_snapshots row (readable or not yet) and its snapshot VM, or raise ApiError(404)."""
+        staged = self._staged_snapshots.pop(key, None)
+        row = staged[1] if staged is not None else self.tables["machine_snapshots"].pop(key, None)
         if row is None:
             raise ApiError(404, "machine_snapshots %s does not exist" % key)
         machine = self.machines.pop(row["snap_machine"], None)

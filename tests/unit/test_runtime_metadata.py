@@ -30,5 +30,8 @@ def test_action_group_lists_every_module():
 def test_requires_ansible_admits_the_running_core():
     with open(os.path.join(COLLECTION_ROOT, 'meta', 'runtime.yml'), encoding='utf-8') as handle:
         spec = yaml.safe_load(handle)['requires_ansible']
-    lower, upper = (part.lstrip('<>=') for part in spec.split(','))
-    assert LooseVersion(lower) <= LooseVersion(core_version) < LooseVersion(upper)
+    parts = [part.strip() for part in spec.split(',')]
+    assert parts[0].startswith('>=') and LooseVersion(parts[0][2:]) <= LooseVersion(core_version)
+    # No upper bound, as amazon.aws and community.proxmox: a new ansible-core should not print a warning on every run;
+    # the private interfaces the action plugins still use fail a test the day they change (test_private_interfaces.py).
+    assert not any(part.startswith('<') for part in parts), spec

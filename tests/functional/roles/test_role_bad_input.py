@@ -64,6 +64,10 @@ CASES = [
     ("shared_name", {"safe_shutdown_targets": ["twin"]}, "twin"),
     ("snapshot_as_target", {"safe_shutdown_targets": ["web01-nightly"]}, "is a snapshot"),
     ("unknown_id", {"safe_shutdown_targets": [999]}, "no VM has id 999"),
+    ("record_bad_name", dict(WEB, safe_shutdown_record="rack 7!"), "safe_shutdown_record must be a maintenance record name"),
+    ("record_list", dict(WEB, safe_shutdown_record=["rack7"]), "safe_shutdown_record must be a maintenance record name"),
+    ("record_note_too_long", dict(WEB, safe_shutdown_record="rack7", safe_shutdown_record_note="x" * 1001),
+     "safe_shutdown_record_note must be at most 1000 characters"),
 ]
 
 

@@ -27,7 +27,8 @@ PLAY = [{"name": "Safe shutdown from variables", "hosts": "localhost", "gather_f
 
 
 def poweroffs(sim):
-    return sorted(int(entry["body"]["vm"]) for entry in sim.requests() if entry["method"] == "POST" and entry["body"]["action"] == "poweroff")
+    return sorted(int(entry["body"]["vm"]) for entry in sim.requests() if entry["method"] == "POST" and entry["path"] == "/api/v4/vm_actions"
+                  and entry["body"]["action"] == "poweroff")
 
 
 def writes(sim):
@@ -98,4 +99,5 @@ def test_the_maintenance_playbook_takes_its_numbers_from_the_command_line(world)
                  "-e", "maintenance_wait_for_agent=false", env=sim_env(world))
     assert result.returncode == 0, result.stdout[-3000:]
     assert poweroffs(world) == sorted([KEYS["db01"], KEYS["web01"]])
-    assert sorted(int(entry["body"]["vm"]) for entry in writes(world) if entry["body"]["action"] == "poweron") == sorted([KEYS["db01"], KEYS["web01"]])
+    assert sorted(int(entry["body"]["vm"]) for entry in writes(world)
+                  if entry["path"] == "/api/v4/vm_actions" and entry["body"]["action"] == "poweron") == sorted([KEYS["db01"], KEYS["web01"]])

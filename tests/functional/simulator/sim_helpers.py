@@ -38,7 +38,7 @@ def vm_keys(sim):
 def status_of(sim, vm_key):
     """Return the machine_status row of a VM, found the documented way (vm -> machine -> status row)."""
     machine = ok_json(sim.api("GET", "/api/v4/vms/%s" % vm_key, params={"fields": "machine"}))["machine"]
-    found = rows(sim, "machine_status", filter="machine eq %d" % machine, fields=STATUS_FIELDS)
+    found = rows(sim, "machine_status", filter="machine eq %s" % machine, fields=STATUS_FIELDS)  # an int or (key_type) a numeric string
     assert len(found) == 1
     return found[0]
 

@@ -186,6 +186,9 @@ def test_non_json_or_truncated_answer_is_a_clear_error(fake_session, fake_respon
     ({'error': 'from error'}, None, 'from error'),
     ({'message': 'from message'}, None, 'from message'),
     ({'err': 'err wins', 'error': 'not this', 'message': 'nor this'}, None, 'err wins'),
+    ({'err': True, 'message': 'a flag and a message'}, None, 'a flag and a message'),
+    ({'err': {'message': 'nested message'}}, None, 'nested message'),
+    ({'error': {'msg': 'nested msg'}}, None, 'nested msg'),
     (None, '<h1>502 Bad Gateway</h1>', '<h1>502 Bad Gateway</h1>'),
 ])
 def test_http_error_carries_status_and_server_message(fake_session, fake_response, body, raw, message):

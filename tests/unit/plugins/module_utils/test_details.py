@@ -74,3 +74,24 @@ def test_readers_refuse_an_answer_that_is_not_rows(fake_client):
         read_vm_tags(client)
     with pytest.raises(VergeOSError, match='reading VM NIC addresses'):
         read_vm_addresses(client)
+
+
+@pytest.mark.parametrize('status', [400, 422])
+def test_member_bw_refused_reads_every_membership_and_keeps_the_vms(fake_client, status):
+    rows = [{'tag': 1, 'member': 'vms/3', 'tag_name': 'prod', 'category_name': 'env'},
+            {'tag': 1, 'member': 'networks/9', 'tag_name': 'prod', 'category_name': 'env'}]
+
+    def answer(_path, params):
+        if 'filter' in params:
+            raise VergeOSError('Invalid argument', status)
+        return rows
+    client = fake_client(answer)
+    assert read_vm_tags(client) == {3: [{'name': 'prod', 'category': 'env'}]}
+    assert [('filter' in params) for _path, params, _attempted in client.gets] == [True, False]
+
+
+def test_another_error_is_not_hidden_by_the_fallback(fake_client):
+    def answer(_path, _params):
+        raise VergeOSError('Forbidden', 403)
+    with pytest.raises(VergeOSError, match='Forbidden'):
+        read_vm_tags(fake_client(answer))

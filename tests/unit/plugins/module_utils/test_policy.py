@@ -378,3 +378,72 @@ def test_a_vm_that_stops_on_its_own_while_its_escalation_starts_is_not_a_failure
     record, step = decide(record, row(OFF), 63.0, opts)
     assert step == NOTHING and record.mode == DONE and not record.failed and not record.timed_out
     assert 'just after its deadline, before any escalation' in record.msg and record.snapshot
+
+
+# ---------------------------------------------------------------- restart methods
+
+
+def test_a_guest_restart_says_it_was_asked_for_never_that_it_happened():
+    opts = options('restarted')
+    record, step = decide(fresh(), row(ON), 0.0, opts)
+    assert step == SEND_ACTION and (record.action, dict(record.params)) == ('reset', {'graceful': True})
+    record, _step = decide(sent(record, 0.0, opts=opts), row(ON), 3.0, opts)
+    assert record.mode == DONE and not record.failed
+    assert 'a graceful reboot was asked for (reset with graceful)' in record.msg and 'nothing that tells' in record.msg
+
+
+def test_a_refused_spelling_of_the_guest_reboot_is_followed_by_the_next_one():
+    opts = options('restarted')
+    record, _step = decide(fresh(), row(ON), 0.0, opts)
+    unknown = VergeOSError("field 'graceful' is not supported", 422, 'x')
+    spellings = [record.action]
+    for _attempt in range(2):
+        record, step = decide(sent(record, 0.0, unknown, opts), row(ON), 1.0, opts)
+        assert step == SEND_ACTION
+        spellings.append(record.action)
+    assert spellings == ['reset', 'guestreset', 'guestreboot'] and dict(record.params) == {}
+    record, step = decide(sent(record, 0.0, unknown, opts), row(ON), 2.0, opts)
+    assert step == NOTHING and record.failed and 'no spelling of a graceful reboot was accepted (reset, guestreset, guestreboot)' in record.msg
+    assert 'restart_method=power_cycle' in record.msg
+
+
+def test_a_guest_reboot_refused_for_another_reason_is_not_spelled_again():
+    opts = options('restarted')
+    record, _step = decide(fresh(), row(ON), 0.0, opts)
+    record, step = decide(sent(record, 0.0, VergeOSError('Forbidden', 403, 'x'), opts), row(ON), 1.0, opts)
+    assert step == NOTHING and record.failed and 'reset was refused and is not re-sent' in record.msg
+
+
+def test_a_power_cycle_is_a_graceful_stop_then_a_start_each_seen():
+    opts = options('restarted', restart_method='power_cycle')
+    record, step = decide(fresh(), row(ON), 0.0, opts)
+    assert step == SEND_ACTION and record.action == 'poweroff' and not record.final
+    record, step = decide(sent(record, 0.0, opts=opts), row(OFF), 10.0, opts)
+    assert step == SEND_ACTION and record.action == 'poweron'
+    record, step = decide(sent(record, 10.0, opts=opts), row(ON), 20.0, opts)
+    assert record.mode == DONE and not record.failed and record.actions == ('poweroff', 'poweron') and 'nothing that tells' not in record.msg
+
+
+def test_a_power_cycle_with_force_kills_and_one_at_the_deadline_escalates_to_a_kill():
+    record, _step = decide(fresh(), row(ON), 0.0, options('restarted', restart_method='power_cycle', force=True))
+    assert record.action == 'kill'
+    opts = options('restarted', restart_method='power_cycle', on_timeout='force')
+    record, _step = decide(fresh(timeout=30.0), row(ON), 0.0, opts)
+    record, step = decide(sent(record, 0.0, opts=opts), row(ON), 31.0, opts)
+    assert step == SEND_ACTION and record.action == 'kill'
+
+
+def test_restart_method_reset_is_always_hard():
+    record, _step = decide(fresh(), row(ON), 0.0, options('restarted', restart_method='reset'))
+    assert record.action == 'reset' and dict(record.params) == {}
+
+
+def test_a_queued_start_at_its_deadline_says_vergeos_queued_it():
+    opts = options('running')
+    record, _step = decide(_waiting('running', opts, timeout=30.0), row(QUEUED, status_info='Insufficient cluster resources'), 31.0, opts)
+    assert record.failed and 'VergeOS queued the start until resources free up' in record.msg and 'Insufficient cluster resources' in record.msg
+
+
+def test_an_unknown_restart_method_is_refused():
+    with pytest.raises(VergeOSError, match='restart_method must be one of guest, power_cycle, reset'):
+        options('restarted', restart_method='cycle')

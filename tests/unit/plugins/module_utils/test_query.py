@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import random
+
 import re
 from urllib.parse import quote_plus, urlencode
 
@@ -151,8 +153,9 @@ def test_paged_listing_equals_the_unpaged_one_with_one_request_per_page(fake_cli
     assert rows == _table(count)
     assert len(client.gets) == requests
     first = client.gets[0][1]
-    assert first['sort'] == '$key' and first['filter'] == 'is_snapshot eq false' and first['fields'] == '$key,name'
-    assert ('limit' in first) is bool(page_size)
+    assert first['filter'] == 'is_snapshot eq false' and first['fields'] == '$key,name'
+    # Pages are read sorted by $key; one request for everything needs no order.
+    assert ('limit' in first) is bool(page_size) and first.get('sort') == ('$key' if page_size else None)
 
 
 def test_a_server_ignoring_limit_is_read_once(fake_client):
@@ -164,7 +167,50 @@ def test_a_server_ignoring_limit_is_read_once(fake_client):
 def test_a_server_ignoring_offset_is_an_error_not_an_endless_loop(fake_client):
     client = fake_client(lambda path, params: _table(5))
     with pytest.raises(VergeOSError, match='ignores offset'):
-        list_rows(client, 'vms', ['$key'], page_size=5)
+        list_rows(client, 'vms', ['name'], sort='name', page_size=5)
+
+
+def test_a_server_ignoring_offset_on_key_pages_is_read_at_once(fake_client):
+    client = fake_client(lambda path, params: _table(5) if 'limit' in params else _table(7))
+    assert list_rows(client, 'vms', ['$key'], page_size=5) == _table(7)
+    assert [('limit' in params, 'sort' in params) for _path, params, _attempted in client.gets] == [(True, True), (True, True), (False, False)]
+
+
+def _shuffling_server(rows, seed=1):
+    dice = random.Random(seed)
+
+    def answer(_path, params):
+        if 'sort' in params:
+            rows_now = list(rows)
+            dice.shuffle(rows_now)
+        else:
+            rows_now = rows
+        return _paging_server(rows_now)(_path, params)
+    return answer
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_a_key_sort_the_server_ignores_never_skips_or_repeats_rows(fake_client, seed):
+    client = fake_client(_shuffling_server(_table(12), seed))
+    assert sorted(list_rows(client, 'vms', ['$key', 'name'], page_size=5), key=lambda row: row['$key']) == _table(12)
+    last = client.gets[-1][1]
+    assert 'sort' not in last and 'limit' not in last
+
+
+@pytest.mark.parametrize('status', [400, 422])
+def test_a_key_sort_the_server_refuses_falls_back_to_one_request(fake_client, status):
+    def answer(_path, params):
+        if 'sort' in params:
+            raise VergeOSError('Invalid argument', status)
+        return _table(12)
+    client = fake_client(answer)
+    assert list_rows(client, 'vms', ['$key', 'name'], page_size=5) == _table(12)
+    assert len(client.gets) == 2
+
+
+def test_keys_served_as_strings_become_numbers(fake_client):
+    client = fake_client(lambda path, params: [{'$key': '7', 'machine': '107', 'name': '42', 'status_key': 5007, 'tag': None}])
+    assert list_rows(client, 'vms', ['$key'], page_size=0) == [{'$key': 7, 'machine': 107, 'name': '42', 'status_key': 5007, 'tag': None}]
 
 
 def test_an_answer_that_is_not_a_list_of_rows_is_an_error(fake_client):

@@ -78,3 +78,14 @@ def test_the_filter_raises_an_ansible_error():
         role_inputs({'safe_shutdown_timeout': 'soon'}, 'safe_shutdown')
     with pytest.raises(AnsibleFilterError, match='unknown role'):
         role_inputs({}, 'other')
+
+
+@pytest.mark.parametrize('given, expected', [('rack7', 'rack7'), (' rack7-patch.2026:a@b ', 'rack7-patch.2026:a@b'), ('', ''), (None, ''), ('  ', '')])
+def test_a_record_name_is_checked_and_empty_means_none(given, expected):
+    assert normalise({'safe_shutdown_record': given}, 'safe_shutdown') == {'record': expected}
+
+
+@pytest.mark.parametrize('given', ['rack 7', '-rack7', 'x' * 65, ['rack7'], 7, 'räck'])
+def test_a_bad_record_name_names_the_rule(given):
+    with pytest.raises(InputError, match='safe_shutdown_record must be a maintenance record name .1 to 64 letters'):
+        normalise({'safe_shutdown_record': given}, 'safe_shutdown')

@@ -1,0 +1,114 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: vergeos_maintenance_record_info
+short_description: Read the maintenance records kept on a VergeOS system
+version_added: 1.1.0
+description:
+  - Reads one maintenance record (O(name)), or every open one, with its VMs and their power state now.
+  - A record is a tag of the tag category C(vergeos_power_maintenance) whose members are the VMs to power on again after a
+    maintenance; M(vergeos.power.vergeos_maintenance_record) opens and closes them. See the collection's C(docs/maintenance.md).
+  - Three requests whatever the number of records, and one more per chunk of VMs.
+  - It only reads; it never changes anything.
+author:
+  - vergeos.power contributors (@vergeos)
+extends_documentation_fragment:
+  - vergeos.power.connection
+  - vergeos.power.controller.plain
+options:
+  name:
+    description:
+      - The record to read. Not given, every open record is returned in RV(records).
+    type: str
+    aliases: [record]
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; check mode returns the same data.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+seealso:
+  - module: vergeos.power.vergeos_maintenance_record
+'''
+
+EXAMPLES = r'''
+- name: Read one record
+  vergeos.power.vergeos_maintenance_record_info:
+    name: rack7-patching
+  register: found
+
+- name: Say what it holds
+  ansible.builtin.debug:
+    msg: "{{ found.record.vms | map(attribute='name') | list if found.record.open else 'no open record' }}"
+
+- name: List every open maintenance record
+  vergeos.power.vergeos_maintenance_record_info:
+  register: all_records
+'''
+
+RETURN = r'''
+records:
+  description: The open records (only the one called O(name), when given), sorted by name.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The record's name.
+      type: str
+      sample: rack7-patching
+    open:
+      description: Always true here.
+      type: bool
+      sample: true
+    opened:
+      description: When the record was opened (unix seconds).
+      type: int
+      sample: 1767225600
+    note:
+      description: The note given when the record was opened.
+      type: str
+      sample: AWX job 4242
+    tag_id:
+      description: The key of the record's tag.
+      type: int
+      sample: 17
+    ids:
+      description: The keys of every VM the record holds, in order.
+      type: list
+      elements: int
+      sample: [12, 15]
+    vms:
+      description: The recorded VMs that still exist (C(id), C(name), C(power_state), C(status)).
+      type: list
+      elements: dict
+      sample: [{id: 12, name: db01, power_state: stopped, status: stopped}]
+    vanished_ids:
+      description: Recorded VM keys that no longer exist on the system.
+      type: list
+      elements: int
+      sample: []
+record:
+  description:
+    - With O(name), that record, the same keys as an entry of RV(records); when there is no open record of that name,
+      its C(open) is false and its lists are empty.
+  returned: when O(name) is given
+  type: dict
+  sample: {name: rack7-patching, open: false, opened: null, note: '', tag_id: null, ids: [], vms: [], vanished_ids: []}
+'''
+
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import record_info_argument_spec as argument_spec, run_module, run_record_info  # noqa: E402
+
+
+def main():
+    run_module(argument_spec, run_record_info, mutually_exclusive=())
+
+
+if __name__ == '__main__':
+    main()

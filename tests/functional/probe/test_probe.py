@@ -1,0 +1,151 @@
+"""The read-only probe: playbooks/probe.yml run by ansible-playbook against the simulator under each switch value it covers.
+
+Each case loads a world with one switch set (the defaults case sets all six to their defaults, which is
+also each default value on its own), runs the playbook once, and checks every behaviour it reports
+(the switched one changed, the five others at their default: a switch is told apart from the others),
+the JSON file it writes, the table it prints, and, from the simulator's request log, that it sent GET
+requests under /api/v4 only. Then the bundled adverse scenario `switches`; check mode with a check that
+fails and a filter a proxy drops (each reported, the task still succeeds); and a refused login.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+from run_ansible import ROOT, run, sim_env
+
+PLAYBOOK = os.path.join(ROOT, "playbooks", "probe.yml")
+VMS = [{"key": key, "name": "vm-%02d" % key, "power": "running" if key % 3 == 0 else "stopped", "tags": ["prod"] if key % 2 else []}
+       for key in range(1, 10)]
+WORLD = {"speed": 100, "tag_categories": [{"name": "env"}], "tags": [{"name": "prod", "category": "env"}], "vms": VMS}
+SWITCH_DEFAULTS = {"sort_key": "work", "member_bw": "work", "key_type": "int", "error_body": "text", "default_fields": "all",
+                   "traversed_filters": "work"}
+REPORTED_DEFAULTS = {"sort_key": "works", "member_bw": "works", "key_type": "int", "error_body": "text", "default_fields": "all",
+                     "traversed_filters": "works"}
+# (switch, value, what the probe reports, a text its detail holds)
+SWITCH_CASES = [
+    ("sort_key", "reject", "refused", "HTTP 422: Invalid argument"),
+    ("sort_key", "ignore", "ignored", "out of order"),
+    ("member_bw", "reject", "refused", "HTTP 422: Invalid argument"),
+    ("key_type", "string", "string", "$key: 9 string; machine: 9 string (9 rows of vms)"),
+    ("key_type", "mixed", "mixed", "int, "),
+    ("error_body", "flag", "flag", '{"err": true, "message": "vms 0 does not exist"}'),
+    ("error_body", "nested", "nested", '{"err": {"message": "vms 0 does not exist"}}'),
+    ("default_fields", "short", "short", "4 columns ($key, is_snapshot, machine, name)"),
+    ("traversed_filters", "reject", "refused", "HTTP 422: Invalid argument"),
+]
+DEFAULT_DETAILS = {
+    "sort_key": "ordered 9 rows of vms by key",
+    "member_bw": "5 row(s), every one a VM member",
+    "key_type": "$key: 9 int; machine: 9 int (9 rows of vms)",
+    "error_body": 'HTTP 404 to GET vms/0: {"err": "vms 0 does not exist"}',
+    "default_fields": "every one of fields=most",
+    "traversed_filters": "3 row(s), every one running",
+}
+ADVERSE = {"sort_key": "ignored", "member_bw": "refused", "key_type": "mixed", "error_body": "flag", "default_fields": "short",
+           "traversed_filters": "refused"}
+
+
+def probe(sim, tmp_path, *args, output=True):
+    """Run playbooks/probe.yml against the simulator's current world; return (CompletedProcess, request log, JSON file or None)."""
+    path = tmp_path / "probe.json"
+    extra = ["-e", "probe_output=%s" % path] if output else []
+    sim.clear_requests()
+    try:
+        result = run("ansible-playbook", "-e", "ansible_python_interpreter=%s" % sys.executable, *extra, *args, PLAYBOOK,
+                     env=sim_env(sim), cwd=str(tmp_path))
+        log = sim.requests()
+    finally:
+        sim.reset()
+    written = path if output else tmp_path / "vergeos-probe.json"
+    return result, log, json.loads(written.read_text()) if written.exists() else None
+
+
+def values(report):
+    return {name: found["value"] for name, found in report["behaviours"].items()}
+
+
+def assert_reads_only(log):
+    assert log, "no request reached the simulator"
+    assert [(entry["method"], entry["path"]) for entry in log if entry["method"] != "GET" or not entry["path"].startswith("/api/v4/")] == []
+
+
+def assert_shown(result, report):
+    """The table of the JSON file is what the play printed, line by line."""
+    assert len(report["table"]) == 2 + len(REPORTED_DEFAULTS)
+    for line in report["table"]:
+        assert json.dumps(line) in result.stdout, line
+
+
+def test_defaults_each_reported_as_such(sim, tmp_path):
+    sim.load(dict(WORLD, switches=SWITCH_DEFAULTS))
+    result, log, report = probe(sim, tmp_path, output=False)  # the default file name, in the directory the playbook runs in
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert values(report) == REPORTED_DEFAULTS
+    for name, text in DEFAULT_DETAILS.items():
+        assert text in report["behaviours"][name]["detail"], (name, report["behaviours"][name])
+    assert report["system"]["yb_version"] and set(report["system"]) == {"yb_version", "os_version", "cloud_name"}
+    assert report["table"][0].startswith("VergeOS %s " % report["system"]["yb_version"])
+    assert_shown(result, report)
+    assert_reads_only(log)
+    sorts = [entry["query"].get("sort") for entry in log if entry["path"] == "/api/v4/vms"]
+    assert sorts.count("$key") == 2 and sorts.count("-$key") == 1
+    assert [entry["status"] for entry in log if entry["path"] == "/api/v4/vms/0"] == [404]
+
+
+@pytest.mark.parametrize("case", SWITCH_CASES, ids=["%s-%s" % case[:2] for case in SWITCH_CASES])
+def test_each_switch_value_on_its_own(sim, tmp_path, case):
+    switch, value, reported, detail = case
+    sim.load(dict(WORLD, switches={switch: value}))
+    result, log, report = probe(sim, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert values(report) == dict(REPORTED_DEFAULTS, **{switch: reported})
+    assert detail in report["behaviours"][switch]["detail"], report["behaviours"][switch]
+    assert_shown(result, report)
+    assert_reads_only(log)
+
+
+def test_the_bundled_adverse_scenario(sim, tmp_path):
+    response = sim.api("POST", "/_sim/scenario", auth=None, params={"name": "switches"})
+    assert response.status_code == 200, response.text
+    result, log, report = probe(sim, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert values(report) == ADVERSE
+    assert_shown(result, report)
+    assert_reads_only(log)
+
+
+def test_check_mode_reads_the_same_and_a_failed_check_or_a_dropped_filter_is_reported(sim, tmp_path):
+    """Under --check: the same reads and the file; tag_members answers 501 (not retried), a proxy drops the filters of vms."""
+    sim.load(WORLD)
+    sim.add_faults({"method": "GET", "path": "/api/v4/tag_members", "kind": "error", "status": 501, "message": "Not Implemented here"},
+                   {"method": "GET", "path": "/api/v4/vms", "kind": "unfiltered"})
+    try:
+        result, log, report = probe(sim, tmp_path, "--check")
+    finally:
+        sim.clear_faults()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert values(report) == dict(REPORTED_DEFAULTS, member_bw="error", traversed_filters="ignored")
+    assert "HTTP 501: Not Implemented here" in report["behaviours"]["member_bw"]["detail"]
+    assert "6 of 9 rows are not running" in report["behaviours"]["traversed_filters"]["detail"]
+    assert_shown(result, report)
+    assert_reads_only(log)
+    assert len([entry for entry in log if entry["path"] == "/api/v4/tag_members"]) == 1
+
+
+def test_a_refused_login_fails_after_one_request_and_writes_nothing(sim, tmp_path):
+    sim.load(WORLD)
+    path = tmp_path / "probe.json"
+    sim.clear_requests()
+    try:
+        result = run("ansible-playbook", "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "probe_output=%s" % path, PLAYBOOK,
+                     env=sim_env(sim, password="not-the-password-42"), cwd=str(tmp_path))
+        log = sim.requests()
+    finally:
+        sim.reset()
+    assert result.returncode != 0
+    assert "HTTP 401" in result.stdout and "not-the-password-42" not in result.stdout + result.stderr
+    assert [(entry["method"], entry["path"], entry["status"]) for entry in log] == [("GET", "/api/v4/system", 401)]
+    assert not path.exists()
