@@ -77,6 +77,7 @@ bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_power.py
 	$(BIN)/python tests/bench/bench_inventory.py --repeat 1
 	$(BIN)/python tests/bench/bench_role.py
+	$(BIN)/python tests/bench/bench_startup.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")
 	$(BIN)/python tests/simulator/server.py --port 8443 $(ARGS)

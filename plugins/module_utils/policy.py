@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from ansible_collections.vergeos.power.plugins.module_utils.capacity import PREFLIGHT_MODES
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.plan import (
     ACT, GUEST_REBOOTS, NOOP, REFUSE, RESTART_METHODS, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of,
@@ -110,12 +111,16 @@ class PowerOptions:
     kill_timeout: float | None = None
     snapshot_before_kill: dict | None = None
     restart_method: str = 'guest'
+    preflight: str = 'warn'
+    preflight_ram_reserve: int = 0
+    preflight_core_ratio: float | None = None
 
     def __post_init__(self):
         if self.state not in WANTED_STATES:
             raise VergeOSError('state must be one of %s, not %r' % (', '.join(WANTED_STATES), self.state))
         if self.restart_method not in RESTART_METHODS:
             raise VergeOSError('restart_method must be one of %s, not %r' % (', '.join(RESTART_METHODS), self.restart_method))
+        self._check_preflight()
         if self.on_timeout not in ON_TIMEOUT:
             raise VergeOSError('on_timeout must be one of %s, not %r' % (', '.join(ON_TIMEOUT), self.on_timeout))
         object.__setattr__(self, 'wait_timeout', seconds(self.wait_timeout, 'wait_timeout'))
@@ -142,6 +147,16 @@ class PowerOptions:
         else:
             object.__setattr__(self, 'snapshot_before_kill', None)
 
+    def _check_preflight(self):
+        if self.preflight not in PREFLIGHT_MODES:
+            raise VergeOSError('preflight must be one of %s, not %r' % (', '.join(PREFLIGHT_MODES), self.preflight))
+        reserve = self.preflight_ram_reserve
+        if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
+            raise VergeOSError('preflight_ram_reserve must be a whole number of MB, 0 or more, not %r' % (reserve,))
+        ratio = self.preflight_core_ratio
+        if ratio is not None and (isinstance(ratio, bool) or not _positive(ratio)):
+            raise VergeOSError('preflight_core_ratio must be more than zero, not %r' % (ratio,))
+
     def warnings(self):
         """Return what the options ask for that cannot happen with the others (said, not refused)."""
         found = []
@@ -151,6 +166,9 @@ class PowerOptions:
                          'or on_timeout=force')
         if self.preferred_node is not None and self.state == 'stopped':
             found.append('preferred_node does nothing with state=stopped: it is where a VM is powered on')
+        if (self.preflight_ram_reserve or self.preflight_core_ratio) and (self.state == 'stopped' or self.preflight == 'off'):
+            found.append('preflight_ram_reserve and preflight_core_ratio do nothing here: they shape the pre-flight check of power-ons '
+                         '(state=running or restarted, preflight warn or refuse)')
         if self.kill_timeout is not None and not kills:
             found.append('kill_timeout does nothing here: it is the wait after a kill (force=true or on_timeout=force with state=stopped)')
         return found

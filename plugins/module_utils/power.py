@@ -32,6 +32,7 @@ import random
 import time
 
 from ansible_collections.vergeos.power.plugins.module_utils.actions import mark_stopped, read_status_row, send_action
+from ansible_collections.vergeos.power.plugins.module_utils.capacity import describe_misfits, fit, read_capacity
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.plan import NOOP, REFUSE, plan_power, reached
 from ansible_collections.vergeos.power.plugins.module_utils.policy import (
@@ -77,6 +78,10 @@ class ClientOps:
 
     def mark_stopped(self, row):
         mark_stopped(self.client, row, read_status_row(self.client, row))
+
+    def capacity(self):
+        """Return the nodes with their RAM, cores and what the running VMs use (two reads; see capacity.py)."""
+        return read_capacity(self.client)
 
     def node_key(self, node):
         """Return the key of a node given by key or name (one request per name, remembered)."""
@@ -206,15 +211,65 @@ def power_vms(client, options, *, selection=None, max_targets=DEFAULT_MAX_TARGET
     now = clock()
     records = [new_record(row, timeouts.get(row['$key'], options.wait_timeout), now, power_state_of(row.get('status'))) for row in rows]
     first = {row['$key']: row for row in rows}
-    if check_mode:
+    preflight = _preflight(ops, rows, options)
+    if preflight.get('refused'):
+        result = _refused(records, first, options, preflight, single=single, check_mode=check_mode)
+    elif check_mode:
         result = _check_run(records, first, options, single)
     else:
         engine = _Engine(ops, options, clock=clock, sleep=sleep, rand=rand, progress=progress)
         records = engine.run(records, dict(first))
         result = _result(records, engine.latest, first, options, single=single)
-    if options.warnings():
-        result['warnings'] = options.warnings()
+    warnings = options.warnings()
+    if preflight.get('misfits') and not preflight.get('refused'):
+        warnings.append(describe_misfits(preflight))
+    if warnings:
+        result['warnings'] = warnings
+    result['preflight'] = preflight
     return result
+
+
+def _starts(rows, options):
+    """Return the rows of the VMs this task would power on."""
+    if options.state == 'stopped':
+        return []
+    return [row for row in rows
+            if plan_power(row.get('status'), row.get('running'), options.state, options.force, options.restart_method).action == 'poweron']
+
+
+def _preflight(ops, rows, options):
+    """Return the pre-flight result for the VMs this task powers on ({'checked': False, 'reason'} when there is nothing to check)."""
+    if options.preflight == 'off':
+        return {'checked': False, 'reason': 'preflight is off'}
+    starts = _starts(rows, options)
+    if not starts:
+        return {'checked': False, 'reason': 'no VM to power on'}
+    nodes = ops.capacity()
+    if not any(node['ram'] for node in nodes):
+        return {'checked': False, 'reason': 'the nodes show no RAM to check against'}
+    preferred = options.preferred_node
+    if isinstance(preferred, str) and preferred.strip().isdigit():
+        preferred = int(preferred)
+    vms = [{'id': row['$key'], 'name': row.get('name'), 'ram': row.get('ram'), 'cores': row.get('cpu_cores'),
+            'cluster': row.get('cluster_name')} for row in starts]
+    result = fit(nodes, vms, ram_reserve=options.preflight_ram_reserve, core_ratio=options.preflight_core_ratio, preferred_node=preferred)
+    result['refused'] = bool(result['misfits']) and options.preflight == 'refuse'
+    return result
+
+
+def _refused(records, rows, options, preflight, *, single, check_mode):
+    """The pre-flight refused the task: every VM fails before anything is sent, the misfits saying why."""
+    why = {vm['id']: vm for vm in preflight['misfits']}
+    finished = []
+    for record in records:
+        misfit = why.get(record.key)
+        if misfit:
+            msg = 'pre-flight refused (preflight=refuse): %s; short by %d MB' % (misfit['why'], misfit['short_by_mb'])
+        else:
+            msg = 'not sent: the pre-flight refused the task (%d VM(s) do not fit; preflight=refuse)' % len(why)
+        finished.append(finish(record, record.started, msg, failed=True))
+    after = {record.key: (record.previous, False) for record in records} if check_mode else None
+    return _result(finished, rows, rows, options, single=single, after=after)
 
 
 def progress_report(records, rows, now, throttled=0):

@@ -20,6 +20,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
     selection_argument_spec, selection_from_params,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
+from ansible_collections.vergeos.power.plugins.module_utils.capacity import PREFLIGHT_MODES
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.maintenance import (
     DEFAULT_RECORD, MAX_NOTE, check_record_name, close_record, closed_record, open_record, read_records, record_result,
@@ -78,6 +79,9 @@ def power_argument_spec():
         preferred_node={'type': 'str'},
         wait_for_agent={'type': 'bool', 'default': False},
         restart_method={'type': 'str', 'default': 'guest', 'choices': list(RESTART_METHODS)},
+        preflight={'type': 'str', 'default': 'warn', 'choices': list(PREFLIGHT_MODES)},
+        preflight_ram_reserve={'type': 'int', 'default': 0},
+        preflight_core_ratio={'type': 'float'},
     )
     return spec
 
@@ -184,7 +188,8 @@ def power_options(params):
         max_concurrent_actions=params['max_concurrent_actions'], unsafe_mark_stopped=params['unsafe_mark_stopped'],
         preferred_node=params['preferred_node'], wait_for_agent=params['wait_for_agent'],
         max_requests_per_second=params['max_requests_per_second'], progress_interval=params['progress_interval'],
-        kill_timeout=params['kill_timeout'], snapshot_before_kill=params['snapshot_before_kill'], restart_method=params['restart_method'])
+        kill_timeout=params['kill_timeout'], snapshot_before_kill=params['snapshot_before_kill'], restart_method=params['restart_method'],
+        preflight=params['preflight'], preflight_ram_reserve=params['preflight_ram_reserve'], preflight_core_ratio=params['preflight_core_ratio'])
 
 
 def run_power(params, check_mode=False, diff=False, progress=None):

@@ -198,6 +198,33 @@ options:
     default: guest
     choices: [guest, power_cycle, reset]
     version_added: 1.1.0
+  preflight:
+    description:
+      - Before powering on (O(state=running), or O(state=restarted) of stopped VMs), check from one read of the nodes and one of
+        the running VMs whether the VMs to start fit by RAM, each on its node (largest first; O(preferred_node) first, else the node
+        of its cluster with the most free RAM), leaving O(preflight_ram_reserve) MB per node to the platform. Cores count only with
+        O(preflight_core_ratio). In check mode too. The result is in RV(preflight).
+      - V(warn) (the default) names what may not fit, and by how much, in a warning, and starts them all anyway; VergeOS's own
+        refusal (HTTP 507) is then reported per VM. V(refuse) fails the task before anything is sent when a VM does not fit, each
+        VM saying why. V(off) reads nothing.
+      - An estimate, not a promise. VergeOS may hold RAM the API does not show, and places VMs by its own rules; VergeOS's docs
+        recommend CPU overcommit. So the default only warns, since refusing ordinary restores on an estimate would be worse.
+    type: str
+    default: warn
+    choices: [warn, refuse, 'off']
+    version_added: 1.1.0
+  preflight_ram_reserve:
+    description:
+      - MB of RAM per node the pre-flight leaves to the platform, on top of what the node itself reserves. A node that shows
+        C(vm_ram) (the RAM it gives to VMs) is counted with that, else with all its C(ram). V(0) adds nothing.
+    type: int
+    default: 0
+    version_added: 1.1.0
+  preflight_core_ratio:
+    description:
+      - Cores per physical core the pre-flight allows (for example V(4.0) for 4:1 overcommit). Not given, cores are not checked.
+    type: float
+    version_added: 1.1.0
 attributes:
   check_mode:
     support: full
@@ -326,6 +353,46 @@ msg:
   returned: always
   type: str
   sample: "stopped (poweroff)"
+preflight:
+  description:
+    - The pre-flight check of the power-ons (see O(preflight)). C(checked) false (with a C(reason)) when there was nothing to check,
+      O(preflight=off), or the nodes show no RAM.
+  returned: when the VMs could be selected
+  type: dict
+  contains:
+    checked:
+      description: Whether the check was made.
+      type: bool
+      sample: true
+    fits:
+      description: Whether every VM to start found room.
+      type: bool
+      sample: false
+    refused:
+      description: Whether the task was refused for it (O(preflight=refuse)); nothing was sent then.
+      type: bool
+      sample: false
+    placements:
+      description: Where each VM would fit, VM id to node name.
+      type: dict
+      sample: {"12": node1}
+    misfits:
+      description: The VMs that do not fit, each with C(id), C(name), C(ram), C(cores), C(short_by_mb) and C(why).
+      type: list
+      elements: dict
+      sample:
+        - {id: 14, name: big01, ram: 65536, cores: 8, short_by_mb: 12288,
+           why: "needs 65536 MB of RAM; the most any node of its cluster has free is 53248 MB"}
+    nodes:
+      description:
+        - The headroom per node, C(ram), C(ram_used), C(ram_reserve), C(ram_free) now and C(ram_free_after) the placements (MB),
+          C(cores), C(cores_used).
+      type: list
+      elements: dict
+      sample:
+        - {name: node1, cluster: cluster1, ram: 524288, ram_used: 8192, ram_reserve: 0, ram_free: 516096, ram_free_after: 512000,
+           cores: 64, cores_used: 8}
+  version_added: 1.1.0
 timed_out:
   description: Names of the VMs that missed the deadline (with O(on_timeout=report) the task does not fail for them).
   returned: always

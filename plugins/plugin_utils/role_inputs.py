@@ -191,8 +191,117 @@ SAFE_SHUTDOWN = {
     'safe_shutdown_batch': ('flag', 'batch'),
     'safe_shutdown_record': ('record', 'record'),
     'safe_shutdown_record_note': ('note', 'record_note'),
+    'safe_shutdown_tiers': ('shutdown_tiers', 'tiers'),
 }
-ROLES = {'safe_shutdown': SAFE_SHUTDOWN}
+UP_CHECKS = ('running', 'agent', 'port')
+ON_FAILURE = ('stop', 'continue')
+TIER_KEYS = ('name', 'targets', 'filters', 'up', 'port', 'delay', 'timeout', 'on_failure', 'max_concurrent')
+
+
+def choice(choices):
+    def rule(name, value):
+        text = value.strip() if isinstance(value, str) else value
+        if text not in choices:
+            raise InputError('%s must be one of %s; not %s' % (name, ', '.join(choices), _shown(value)))
+        return text
+    return rule
+
+
+def port(name, value):
+    """Return a TCP port (numeric strings accepted), or None for none."""
+    if value is None or value == '':
+        return None
+    number = _number(value)
+    if not isinstance(number, int) or not 1 <= number <= 65535:
+        raise InputError('%s must be a TCP port, 1 to 65535; not %s' % (name, _shown(value)))
+    return number
+
+
+def tiers(name, value):
+    """Return the tiers as given (each checked; its settings left None where the role's defaults apply)."""
+    if value is None or value == '':
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise InputError('%s must be a list of tiers, each a dict with targets or filters (from the command line, as JSON: '
+                         '-e \'{"%s": [{"targets": ["db01"]}, {"filters": {"tags": ["web"]}}]}\'); not %s' % (name, name, _shown(value)))
+    found, problems = [], []
+    for index, tier in enumerate(value, start=1):
+        where = '%s tier %d' % (name, index)
+        if not isinstance(tier, dict):
+            problems.append('%s must be a dict with targets or filters; not %s' % (where, _shown(tier)))
+            continue
+        unknown = sorted(set(tier) - set(TIER_KEYS))
+        if unknown:
+            problems.append('%s has unknown key(s) %s (known: %s)' % (where, ', '.join(unknown), ', '.join(TIER_KEYS)))
+            continue
+        checks = {'targets': targets, 'filters': mapping, 'up': choice(UP_CHECKS), 'port': port, 'delay': seconds,
+                  'timeout': seconds, 'on_failure': choice(ON_FAILURE), 'max_concurrent': count, 'name': text}
+        entry = {key: None for key in TIER_KEYS}
+        for key, check in checks.items():
+            if tier.get(key) is not None:
+                try:
+                    entry[key] = check('%s %s' % (where, key), tier[key])
+                except InputError as exc:
+                    problems.append(str(exc))
+        if bool(entry['targets']) == bool(entry['filters']):
+            problems.append('%s needs targets or filters (one of them)' % where)
+        entry['name'] = entry['name'] or 'tier %d' % index
+        found.append(entry)
+    if problems:
+        raise InputError('\n'.join(problems))
+    return found
+
+
+def optional_number(name, value):
+    """Return a number above 0, or None for none."""
+    if value is None or value == '':
+        return None
+    return interval(name, value)
+
+
+def shutdown_tiers(name, value):
+    """Return safe_shutdown's tiers: names and targets or filters only (a tier's deadlines are the role's own)."""
+    for index, tier in enumerate(value if isinstance(value, (list, tuple)) else [], start=1):
+        extra = sorted(set(tier) - {'name', 'targets', 'filters'}) if isinstance(tier, dict) else []
+        if extra:
+            raise InputError('%s tier %d has key(s) %s that safe_shutdown does not use (name, targets, filters; the deadlines are '
+                             'safe_shutdown_timeout and safe_shutdown_timeouts)' % (name, index, ', '.join(extra)))
+    return [{key: tier[key] for key in ('name', 'targets', 'filters')} for tier in tiers(name, value)]
+
+
+RULES.update(shutdown_tiers=shutdown_tiers, tiers=tiers, port=port, up=choice(UP_CHECKS), on_failure=choice(ON_FAILURE),
+             preflight=choice(('warn', 'refuse', 'off')), optional_number=optional_number)
+
+SAFE_STARTUP = {
+    'safe_startup_tiers': ('tiers', 'tiers'),
+    'safe_startup_up': ('up', 'up'),
+    'safe_startup_port': ('port', 'port'),
+    'safe_startup_delay': ('seconds', 'delay'),
+    'safe_startup_timeout': ('seconds', 'timeout'),
+    'safe_startup_on_failure': ('on_failure', 'on_failure'),
+    'safe_startup_max_concurrent': ('count', 'max_concurrent'),
+    'safe_startup_max_targets': ('count', 'max_targets'),
+    'safe_startup_preflight': ('preflight', 'preflight'),
+    'safe_startup_preflight_ram_reserve': ('seconds', 'preflight_ram_reserve'),
+    'safe_startup_preflight_core_ratio': ('optional_number', 'preflight_core_ratio'),
+    'safe_startup_poll_interval': ('interval', 'poll_interval'),
+    'safe_startup_record': ('record', 'record'),
+}
+
+
+def _finish_safe_startup(result, problems):
+    """Fill each tier's settings from the role's defaults; a port check needs a port."""
+    for tier in result.get('tiers', []):
+        for key in ('up', 'port', 'delay', 'timeout', 'on_failure', 'max_concurrent'):
+            if tier[key] is None and key in result:
+                tier[key] = result[key]
+        if tier['up'] == 'port' and tier['port'] is None:
+            problems.append('%s: up is port, so it needs a port (in the tier, or safe_startup_port)' % tier['name'])
+    if 'preflight_ram_reserve' in result:
+        result['preflight_ram_reserve'] = int(result['preflight_ram_reserve'])
+
+
+ROLES = {'safe_shutdown': SAFE_SHUTDOWN, 'safe_startup': SAFE_STARTUP}
 
 
 def normalise(variables, role):
@@ -212,6 +321,10 @@ def normalise(variables, role):
             problems.append(str(exc))
     if role == 'safe_shutdown' and not problems and result.get('targets') and result.get('filters'):
         problems.append('give safe_shutdown_targets or safe_shutdown_filters, not both')
+    if role == 'safe_shutdown' and not problems and result.get('tiers') and (result.get('targets') or result.get('filters')):
+        problems.append('give safe_shutdown_tiers or safe_shutdown_targets / safe_shutdown_filters, not both')
+    if role == 'safe_startup' and not problems:
+        _finish_safe_startup(result, problems)
     if problems:
         raise InputError('%s: %s' % (role, '\n'.join(problems)))
     return result

@@ -103,9 +103,32 @@ class Simulator:
         self.load(start_definition)
 
     def load(self, definition):
-        """Replace the whole world by one built from a validated scenario; its rate limit starts with full buckets."""
+        """Replace the whole world by one built from a validated scenario; its rate limit starts with full buckets.
+
+        ScenarioError, and the current world kept, when the new one cannot be
+        built (running VMs that do not fit the nodes) or a port of its VMs
+        cannot be bound. The old world's ports are closed before the new
+        world's are bound (a scenario reloaded keeps its fixed ports).
+        """
+        world = World(definition, self.default_speed, time.time())
+        old = self.world
+        if old is not None:
+            old.ports.close()
+        try:
+            world.ports.open()
+        except OSError as error:
+            if old is not None:
+                try:
+                    old.ports.open()
+                except OSError:
+                    pass  # its ports stay closed; GET /_sim/ports shows them so
+            raise scenarios.ScenarioError("a port cannot be bound: %s" % (error.strerror or error)) from error
         self.rate_limit.configure(scenarios.rate_limit_of(definition, self.start_rate_limit))
-        self.world = World(definition, self.default_speed, time.time())
+        self.world = world
+
+    def close(self):
+        """Close what the current world holds outside the process's memory: its ports and their thread."""
+        self.world.ports.close()
 
     def reset(self):
         """Back to the start-up world and rate limit (buckets full), without faults."""
@@ -143,7 +166,11 @@ class Simulator:
                 self.log.record(request, answer, principal, when, fault=decision.log(answer), status=decision.sent_status(answer))
             else:
                 self.log.record(request, answer, principal, when)
-        response, _principal = api.handle(self.world, request, record=record, check=check)
+        world = self.world
+        version = world.version
+        response, _principal = api.handle(world, request, record=record, check=check)
+        if world.version != version:
+            world.ports.settle()  # the answer goes out once the VMs' ports agree with it (no-op without ports)
         return response
 
     def _faulted(self, request, decision):

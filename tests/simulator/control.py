@@ -1,4 +1,4 @@
-"""The test-support surface under /_sim: scenario, reset, request log, health, faults, failed logins.
+"""The test-support surface under /_sim: scenario, reset, request log, health, faults, failed logins, capacity, ports.
 
 No credentials, not logged, never faulted, never rate-limited. Frozen in README.md.
 """
@@ -11,6 +11,7 @@ from world import as_key
 
 FAULTS_PATH = "/_sim/faults"
 LOGINS_PATH = "/_sim/logins"
+HOLDS_PATH = "/_sim/capacity/holds"
 
 
 def _summary(sim):
@@ -28,14 +29,17 @@ def _load(sim, request):
             definition = scenarios.named(name)
         else:
             definition = scenarios.validate(request.json())
+        sim.load(definition)
     except scenarios.ScenarioError as error:
         raise ApiError(400, "Invalid scenario: %s" % error) from error
-    sim.load(definition)
     return Response(200, _summary(sim))
 
 
 def _reset(sim, _request):
-    sim.reset()
+    try:
+        sim.reset()
+    except scenarios.ScenarioError as error:
+        raise ApiError(500, "Cannot reset: %s" % error) from error
     return Response(200, _summary(sim))
 
 
@@ -73,6 +77,66 @@ def _reset_login(sim, name):
         return Response(200, world.logins.listing(max(world.clock, time.time())))
 
 
+def _capacity(sim, _request):
+    world = sim.world
+    with world.lock:
+        world.advance(world.tick(time.time()))
+        return Response(200, world.capacity.report())
+
+
+def _holds(sim, _request):
+    world = sim.world
+    with world.lock:
+        return Response(200, {"holds": world.capacity.report()["holds"]})
+
+
+def _changed_capacity(sim, change):
+    """Apply a change of the holds under the world lock; freed capacity starts queued VMs. Return change's result."""
+    world = sim.world
+    with world.lock:
+        now = world.tick(time.time())
+        world.advance(now)
+        result = change(world.capacity)
+        if world.capacity.active:
+            world.power.released(now)
+        world.touch()
+    world.ports.settle()
+    return result
+
+
+def _add_holds(sim, request):
+    """POST /_sim/capacity/holds: take RAM and cores on a node (or every node) behind the API's back."""
+    body = request.json()
+    root = scenarios.load_schema()
+    try:
+        scenarios.validate_value(body, root["$defs"]["hold"], root, "body")
+    except scenarios.ScenarioError as error:
+        raise ApiError(400, "Invalid hold: %s" % error) from error
+    if "ram" in body and "leave_ram" in body:
+        raise ApiError(400, "Invalid hold: give ram or leave_ram, not both")
+    if not any(name in body for name in ("ram", "cores", "leave_ram")):
+        raise ApiError(400, "Invalid hold: give ram, leave_ram or cores")
+    return Response(200, {"holds": _changed_capacity(sim, lambda capacity: capacity.add_holds(body))})
+
+
+def _clear_holds(sim, _request):
+    return Response(200, {"cleared": _changed_capacity(sim, lambda capacity: capacity.clear_holds())})
+
+
+def _remove_hold(sim, hold_text):
+    """DELETE /_sim/capacity/holds/<id>."""
+    hold_id = as_key(hold_text)
+    if hold_id is None or not _changed_capacity(sim, lambda capacity: capacity.remove_hold(hold_id)):
+        raise ApiError(404, "hold %s does not exist" % hold_text)
+    return _holds(sim, None)
+
+
+def _ports(sim, _request):
+    world = sim.world
+    world.ports.settle()
+    return Response(200, {"ports": world.ports.listing()})
+
+
 ROUTES = {
     ("GET", "/_sim/health"): lambda sim, request: Response(200, _summary(sim)),
     ("GET", "/_sim/scenario"): lambda sim, request: Response(200, sim.world.definition),
@@ -85,6 +149,11 @@ ROUTES = {
     ("DELETE", FAULTS_PATH): lambda sim, request: Response(200, {"cleared": sim.faults.clear()}),
     ("GET", LOGINS_PATH): _logins,
     ("DELETE", LOGINS_PATH): _reset_logins,
+    ("GET", "/_sim/capacity"): _capacity,
+    ("GET", HOLDS_PATH): _holds,
+    ("POST", HOLDS_PATH): _add_holds,
+    ("DELETE", HOLDS_PATH): _clear_holds,
+    ("GET", "/_sim/ports"): _ports,
 }
 
 
@@ -96,6 +165,10 @@ def handle(sim, request):
         parent, _slash, last = path.rpartition("/")
         if route is None and parent == LOGINS_PATH and request.method == "DELETE":
             return _reset_login(sim, last)
+        if route is None and parent == HOLDS_PATH:
+            if request.method != "DELETE":
+                raise ApiError(405, "%s %s is not a simulator route" % (request.method, path))
+            return _remove_hold(sim, last)
         if route is None and parent == FAULTS_PATH:
             if request.method != "DELETE":
                 raise ApiError(405, "%s %s is not a simulator route" % (request.method, path))

@@ -98,6 +98,7 @@ class Guest:
     start: str = "ok"  # "error": ends in status error after booting; "no_resources": poweron is refused
     no_resources_status: int = 507
     graceful_reboot: str = "updates_started"  # or "invisible": nothing in machine_status shows it
+    agent_delay: float = 0.0  # between the status `running` (boot or reboot done) and the guest being up (agent answering)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Machine:
     pending: object = None
     redundant_answer: int = 201  # picks the decision table in PLANS
     waiting: object = None  # the queue ticket of a poweron waiting for resources, else None
+    ready: bool = False  # the guest is up: booted and past its agent delay (its agent answers, its port listens)
 
 
 def phase(machine):
@@ -150,8 +152,16 @@ def _set_nics(machine, up, now):
         row.update(status="up" if up else "down", state="online" if up else "offline", last_update=int(now))
 
 
-def _clear_agent(row):
-    row.update(agent_version="", agent_features=[], agent_guest_info={})
+def _clear_agent(machine):
+    """The guest is no longer up: its agent stops answering (and its port, if it has one, closes)."""
+    machine.ready = False
+    machine.row.update(agent_version="", agent_features=[], agent_guest_info={})
+
+
+def is_up(machine):
+    """Return whether the guest is up: on, status running, past its boot and agent delay (not rebooting, not shutting down)."""
+    row = machine.row
+    return machine.ready and row["running"] and row["status"] == "running"
 
 
 def set_stopped(machine, now):
@@ -160,7 +170,7 @@ def set_stopped(machine, now):
     row.update(running=False, powerstate=False, status="stopped", status_info="", state="offline", node=None,
                migrated_node=None, migration_destination=None, migratable=True, running_cores=0, running_ram=0,
                local_time=0, last_update=int(now))
-    _clear_agent(row)
+    _clear_agent(machine)
     _set_nics(machine, False, now)
 
 
@@ -170,7 +180,7 @@ def set_started(machine, node, status, now):
     row.update(running=True, powerstate=True, status=status, status_info="", state="online", node=node,
                started=int(now), running_cores=machine.vm["cpu_cores"], running_ram=machine.vm["ram"],
                last_update=int(now))
-    _clear_agent(row)
+    _clear_agent(machine)
     _set_nics(machine, True, now)
 
 
@@ -180,10 +190,16 @@ def set_failed(machine, now):
     machine.row.update(status="error", state="error", status_info=FAILED_TO_START)
 
 
+def set_booted(machine, now):
+    """Make the columns say the machine is running while its guest is not up yet (no agent: the agent delay)."""
+    machine.row.update(status="running", last_update=int(now))
+
+
 def set_guest_up(machine, now):
     """Make the columns say the guest OS is up (the agent answers when the guest has one)."""
     row = machine.row
     row.update(status="running", last_update=int(now))
+    machine.ready = True
     if machine.guest.agent:
         row.update(agent_version=AGENT_VERSION, agent_features=list(AGENT_FEATURES), agent_guest_info=guest_info(machine))
 
@@ -198,14 +214,18 @@ class PowerModel:
 
     no_resources ("refuse" or "queue"), queue_timeout (seconds, 0: none) and
     graceful_honoured are the world's switches for a start without resources
-    and for `reset` with params.graceful.
+    and for `reset` with params.graceful. capacity: whether the nodes have a
+    capacity (capacity.py), so that a poweron finding no node with room is
+    refused or queued like a guest without resources, and a stop may start
+    every queued VM that then fits.
     """
 
-    def __init__(self, speed, *, no_resources="refuse", queue_timeout=0.0, graceful_honoured=True):
+    def __init__(self, speed, *, no_resources="refuse", queue_timeout=0.0, graceful_honoured=True, capacity=False):
         self.speed = speed
         self.no_resources = no_resources
         self.queue_timeout = queue_timeout
         self.graceful_honoured = graceful_honoured
+        self.capacity = capacity
         self._queue = []
         self._sequence = itertools.count()
         self._waiting = collections.deque()  # (machine, ticket, pick_node) of queued poweron requests, oldest first
@@ -215,6 +235,10 @@ class PowerModel:
         pending = Pending(due, event, next(self._sequence))
         machine.pending = pending
         heapq.heappush(self._queue, (due, pending.sequence, machine))
+
+    def next_due(self):
+        """Return when the earliest scheduled transition falls due (maybe one superseded since), or None."""
+        return self._queue[0][0] if self._queue else None
 
     def advance(self, now):
         """Apply every transition that is due by now; return how many were applied."""
@@ -246,8 +270,18 @@ class PowerModel:
             self.released(when)
         elif event == "rebooted":
             machine.row["started"] = int(when)
+            self._guest_back(machine, when)
+        elif event == "agent":
             set_guest_up(machine, when)
         else:  # booted
+            self._guest_back(machine, when)
+
+    def _guest_back(self, machine, when):
+        """The boot (or reboot) is done: the guest is up now, or after its agent delay (status running meanwhile)."""
+        if machine.guest.agent_delay > 0:
+            set_booted(machine, when)
+            self._schedule(machine, "agent", machine.guest.agent_delay, when)
+        else:
             set_guest_up(machine, when)
 
     def act(self, machine, action, params, now, *, pick_node):
@@ -258,12 +292,20 @@ class PowerModel:
             code, template = step
             raise ApiError(code, template.format(action=action, status=machine.row["status"], phase=current))
         if step == "start":
+            preferred = params.get("preferred_node")
             if machine.guest.start == "no_resources":
                 if self.no_resources != "queue":
                     raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
-                self._enqueue(machine, lambda: pick_node(params.get("preferred_node")), now)
+                self._enqueue(machine, lambda: pick_node(preferred), now)
                 return
-            self._start(machine, pick_node(params.get("preferred_node")), now)
+            node = pick_node(preferred)
+            if node is None and self.capacity:
+                # No node has room for it: refused, or (switch no_resources: queue) flagged to start later.
+                if self.no_resources != "queue":
+                    raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
+                self._enqueue(machine, lambda: pick_node(preferred), now)
+                return
+            self._start(machine, node, now)
         elif step == "shutdown":
             self._shutdown(machine, now)
         elif step == "kill":
@@ -289,18 +331,25 @@ class PowerModel:
             self._schedule(machine, "gave_up", self.queue_timeout, now)
 
     def released(self, now):
-        """A running machine stopped: the oldest poweron still waiting for resources starts now."""
+        """Resources were freed (a running machine stopped, a hold went): queued poweron requests start, oldest first.
+
+        Without a capacity model one starts per stop. With one, every request
+        that now fits starts, in order, up to the first that does not (it keeps
+        its place); a guest whose `start` is `no_resources` still takes one stop.
+        """
         while self._waiting:
-            machine, ticket, pick_node = self._waiting.popleft()
+            machine, ticket, pick_node = self._waiting[0]
             if machine.waiting != ticket:
+                self._waiting.popleft()
                 continue  # withdrawn, timed out or reset meanwhile
             node = pick_node()
             if node is None:
-                self._waiting.appendleft((machine, ticket, pick_node))
                 return
+            self._waiting.popleft()
             self.cancel(machine)
             self._start(machine, node, now)
-            return
+            if not self.capacity or machine.guest.start == "no_resources":
+                return
 
     def _start(self, machine, node, now):
         if node is None:
@@ -331,7 +380,7 @@ class PowerModel:
             # A shutdown already nearer its end than a kill would be keeps its time.
             seconds = min(seconds, max(0.0, (pending.due - now) * self.speed))
         # The guest stops at once; only the machine takes a moment to go away.
-        _clear_agent(machine.row)
+        _clear_agent(machine)
         machine.row.update(status="stopping", last_update=int(now))
         if machine.guest.stuck_after_kill:
             self.cancel(machine)  # it stays there until the machine_status reset
@@ -341,7 +390,7 @@ class PowerModel:
     def _reset(self, machine, graceful, now):
         if graceful and machine.guest.graceful_reboot == "invisible":
             return  # the guest reboots; nothing the platform exposes shows it
-        _clear_agent(machine.row)
+        _clear_agent(machine)
         machine.row["last_update"] = int(now)
         if graceful:
             # The guest reboots itself: the machine keeps running; the agent is gone until it is back.

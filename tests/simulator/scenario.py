@@ -6,6 +6,7 @@ documented schema and the accepted input cannot drift apart.
 """
 
 import collections
+import ipaddress
 import json
 import math
 import os
@@ -15,7 +16,7 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenario
 # Named scenarios: `<name>.json` in this folder, loaded by name (server.py --scenario NAME, POST /_sim/scenario?name=NAME).
 SCENARIOS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 
-DEFAULT_TIMINGS = {"boot": 30.0, "shutdown": 60.0, "kill": 3.0, "reboot": 60.0, "acpi_delay": 0.0}
+DEFAULT_TIMINGS = {"boot": 30.0, "shutdown": 60.0, "kill": 3.0, "reboot": 60.0, "acpi_delay": 0.0, "agent_delay": 0.0}
 # Every switch at today's (well-behaved) value; README.md, "Switches", says what each value does.
 DEFAULT_SWITCHES = {
     "redundant_action": 201, "traversed_filters": "work",
@@ -29,6 +30,13 @@ DEFAULT_SYSTEM = {"name": "vergeos-sim", "cloud_name": "vergeos-sim", "yb_versio
 DEFAULT_USERS = [{"name": "admin", "password": "admin", "role": "admin"}]
 DEFAULT_CLUSTERS = [{"name": "cluster1"}]
 DEFAULT_NODE_NAMES = ("node1", "node2", "node3")
+# What a node has when the scenario does not say (with or without the capacity model): 64 cores, 512 GB.
+DEFAULT_NODE_CAPACITY = {"ram": 524288, "cores": 64, "ram_reserve": 0}
+# The capacity section's fields left out (README.md, "Capacity").
+DEFAULT_CAPACITY = {**DEFAULT_NODE_CAPACITY, "core_overcommit": None, "preferred_node": "fallback"}
+# Node fields that switch the capacity model on (as does a top-level `capacity`).
+NODE_CAPACITY_FIELDS = ("ram", "cores", "ram_reserve")
+DEFAULT_PORT_HOST = "127.0.0.1"
 DEFAULT_API_KEY = "vergeos-sim-admin-key"
 # A rate limit's fields left out; `burst` defaults to one second's worth (rate_limit_of).
 DEFAULT_RATE_LIMIT = {"mode": "drop", "retry_after": 1}
@@ -131,6 +139,42 @@ def _require(name, known, where):
         raise ScenarioError("%s: %r does not exist" % (where, name))
 
 
+def _check_port(where, port):
+    """Raise ScenarioError unless a VM's port listens on an IPv4 loopback address."""
+    host = port.get("host", DEFAULT_PORT_HOST)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError as error:
+        raise ScenarioError("%s.host: %r is not an IP address" % (where, host)) from error
+    if address.version != 4 or not address.is_loopback:
+        raise ScenarioError("%s.host: %r is not an IPv4 loopback address (127.x.y.z)" % (where, host))
+
+
+def _check_ports(scenario):
+    fixed = collections.Counter()
+    for index, vm in enumerate(scenario.get("vms", [])):
+        if "port" not in vm:
+            continue
+        where = "scenario.vms[%d].port" % index
+        if vm.get("is_snapshot"):
+            raise ScenarioError(where + ": a snapshot VM never runs, so it has no port")
+        _check_port(where, vm["port"])
+        if vm["port"].get("port", 0):
+            address = (vm["port"].get("host", DEFAULT_PORT_HOST), vm["port"]["port"])
+            fixed[address] += 1
+            if fixed[address] > 1:
+                raise ScenarioError("%s: %s:%d is the port of another VM too" % (where, address[0], address[1]))
+
+
+def _check_capacity(scenario):
+    """Raise ScenarioError for a node whose platform reserve is more than its RAM."""
+    for index, node in enumerate(nodes_of(scenario)):
+        own = node_capacity(scenario, node)
+        ram, reserve = own["ram"], own["ram_reserve"]
+        if reserve > ram:
+            raise ScenarioError("scenario.nodes[%d].ram_reserve: %d MB is more than the node's ram (%d MB)" % (index, reserve, ram))
+
+
 def _check_vm(index, vm, clusters, nodes, tags):
     where = "scenario.vms[%d]" % index
     if "cluster" in vm:
@@ -181,6 +225,8 @@ def check_meaning(scenario):
     if len(set(api_keys)) != len(api_keys):
         raise ScenarioError("scenario.api_keys: duplicate key")
     _check_snapshot_targets(scenario)
+    _check_ports(scenario)
+    _check_capacity(scenario)
     check_rate_limit(scenario.get("rate_limit"), "scenario.rate_limit")
 
 
@@ -237,6 +283,19 @@ def nodes_of(scenario):
     if scenario.get("nodes"):
         return scenario["nodes"]
     return [{"name": name} for name in DEFAULT_NODE_NAMES]
+
+
+def capacity_of(scenario):
+    """Return the capacity model's setting (every field filled in), or None when the scenario gives no node capacity (off)."""
+    if "capacity" not in scenario and not any(field in node for node in scenario.get("nodes") or () for field in NODE_CAPACITY_FIELDS):
+        return None
+    return {**DEFAULT_CAPACITY, **scenario.get("capacity", {})}
+
+
+def node_capacity(scenario, node):
+    """Return a node's ram, cores and ram_reserve: its own, else the capacity section's, else the defaults."""
+    section = scenario.get("capacity", {})
+    return {field: node.get(field, section.get(field, default)) for field, default in DEFAULT_NODE_CAPACITY.items()}
 
 
 def timings_of(scenario, vm):

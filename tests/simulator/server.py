@@ -209,18 +209,21 @@ def tls_context(state_dir, mode="valid"):
 
 def serve(args, state_dir):
     simulator = app.Simulator(start_definition(args), args.speed, args.rate_limit)
-    context = None if args.http else tls_context(state_dir, args.tls_mode)
-    server = Server(args.port, simulator, context)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_signal_args: stop.set())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    print("listening on %s://%s:%d" % ("http" if args.http else "https", HOST, server.server_address[1]), flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
+    try:
+        context = None if args.http else tls_context(state_dir, args.tls_mode)
+        server = Server(args.port, simulator, context)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_signal_args: stop.set())
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+        print("listening on %s://%s:%d" % ("http" if args.http else "https", HOST, server.server_address[1]), flush=True)
+        while not stop.wait(0.5):
+            pass
+        server.shutdown()
+        server.server_close()
+    finally:
+        simulator.close()  # the VMs' ports and their thread
 
 
 def main(argv=None):

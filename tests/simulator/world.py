@@ -27,7 +27,9 @@ import cache
 import power
 import query
 import scenario as scenarios
+from capacity import Capacity
 from logins import LOCKED, Logins
+from ports import PortSet
 from wire import ApiError
 
 
@@ -55,7 +57,8 @@ SNAPSHOT_COLUMNS = (
 TABLES = {
     "system": TableSpec(("$key", "name", "cloud_name", "yb_version", "os_version", "uuid"), {}, ("$key", "name", "yb_version")),
     "clusters": TableSpec(("$key", "name", "description", "enabled", "created"), {}, ("$key", "name")),
-    "nodes": TableSpec(("$key", "name", "description", "cluster", "running", "maintenance", "physical", "cores", "ram", "ipaddress"),
+    "nodes": TableSpec(("$key", "name", "description", "cluster", "running", "maintenance", "physical", "cores", "ram", "vm_ram",
+                        "ipaddress"),
                        {"cluster": "clusters"}, ("$key", "name", "cluster", "running")),
     "vms": TableSpec(VM_COLUMNS, {"machine": "machines"}, ("$key", "name", "machine", "is_snapshot")),
     "machines": TableSpec(("$key", "name", "type", "cluster", "status", "preferred_node", "ha_group", "created"),
@@ -179,8 +182,9 @@ class World:
         self.clock = 0.0
         self.responses = cache.ResponseCache()
         speed = definition.get("speed", default_speed)
+        self.capacity = Capacity(self, scenarios.capacity_of(definition))
         self.power = power.PowerModel(speed, no_resources=switches["no_resources"], queue_timeout=switches["queue_timeout"],
-                                      graceful_honoured=switches["graceful"] == "honoured")
+                                      graceful_honoured=switches["graceful"] == "honoured", capacity=self.capacity.active)
         self.logins = Logins(switches["lockout_after"], switches["lockout_seconds"] / speed)
         # Switches read on the request path, as plain attributes: at their defaults they cost one comparison.
         self.key_type = switches["key_type"]
@@ -202,7 +206,10 @@ class World:
         self.api_keys = {entry["key"]: Principal(entry.get("user", "apikey"), entry.get("role", "admin"))
                          for entry in definition.get("api_keys", [])}
         self._placements = 0
+        self._port_entries = []  # (machine, `port` of its spec) of the VMs with a reachable port
         self._build(definition, now)
+        # Bound and listening only once the world is installed (app.py: open(); close() when it is replaced).
+        self.ports = PortSet(self, self._port_entries)
 
     # ------------------------------------------------------------ building
 
@@ -235,11 +242,21 @@ class World:
             "tag_members": KeyAllocator(1),
         }
         vms_by_name = {}
+        running = []  # with the capacity model, (machine, spec, ordinal) of the VMs running at load
         for ordinal, spec in enumerate(scenarios.vm_specs(definition)):
             machine = self._add_vm(spec, ordinal, now)
             vms_by_name.setdefault(spec["name"], machine)
             if spec.get("key"):
                 vms_by_name[spec["key"]] = machine
+            if spec.get("power") == "running":
+                if self.capacity.active:
+                    running.append((machine, spec, ordinal))
+                else:
+                    self._boot_at_load(machine, spec, ordinal, now)
+        # Those given a node first, then the others on the first node with room.
+        for machine, spec, ordinal in sorted(running, key=lambda entry: "node" not in entry[1]):
+            self._boot_at_load(machine, spec, ordinal, now)
+        self.capacity.loaded()
         for snapshot in definition.get("snapshots", []):
             self.take_snapshot(vms_by_name[snapshot["vm"]], snapshot, now)
 
@@ -257,10 +274,11 @@ class World:
     def _cluster_row(key, cluster):
         return {"$key": key, "name": cluster["name"], "description": cluster.get("description", ""), "enabled": True, "created": EPOCH}
 
-    @staticmethod
-    def _node_row(key, node, cluster_key):
-        return {"$key": key, "name": node["name"], "description": "", "cluster": cluster_key, "running": True,
-                "maintenance": False, "physical": True, "cores": 64, "ram": 524288, "ipaddress": "192.168.10.%d" % (key % 250 + 1)}
+    def _node_row(self, key, node, cluster_key):
+        own = scenarios.node_capacity(self.definition, node)
+        return {"$key": key, "name": node["name"], "description": "", "cluster": cluster_key, "running": node.get("running", True),
+                "maintenance": node.get("maintenance", False), "physical": True, "cores": own["cores"], "ram": own["ram"],
+                "vm_ram": own["ram"] - own["ram_reserve"], "ipaddress": "192.168.10.%d" % (key % 250 + 1)}
 
     @staticmethod
     def _category_row(key, category):
@@ -293,23 +311,31 @@ class World:
         row = self._insert("machine_status", {"$key": status_key, "machine": machine_key, "started": 0})
         timings = spec["timings"]
         guest = power.Guest(timings["boot"], timings["shutdown"], timings["kill"], timings["reboot"], vm["guest_agent"],
-                            acpi_delay=timings.get("acpi_delay", 0.0), **spec.get("guest", {}))
+                            acpi_delay=timings.get("acpi_delay", 0.0), agent_delay=timings.get("agent_delay", 0.0),
+                            **spec.get("guest", {}))
         redundant = spec.get("switches", {}).get("redundant_action", self.switches["redundant_action"])
         machine = power.Machine(machine_key, vm, row, [], [], cluster, guest, redundant_answer=redundant)
         if not vm["is_snapshot"]:
             for index, nic in enumerate(spec.get("nics") or [{}]):
-                self._add_nic(machine, index, nic, _nic_address(ordinal + 256 * index))
+                mac, ip = _nic_address(ordinal + 256 * index)
+                if index == 0 and "port" in spec:
+                    ip = spec["port"].get("host", scenarios.DEFAULT_PORT_HOST)  # where the controller reaches its port
+                self._add_nic(machine, index, nic, (mac, ip))
+            if "port" in spec:
+                self._port_entries.append((machine, spec["port"]))
         self.machines[machine_key] = machine
         power.set_stopped(machine, now)
-        if spec.get("power") == "running":
-            self._boot_at_load(machine, spec, ordinal, now)
         for tag in spec.get("tags", []):
             key = self._allocators["tag_members"].allocate()
             self._insert("tag_members", {"$key": key, "tag": self._tag_keys[tag], "member": "vms/%d" % vm_key})
         return machine
 
     def _boot_at_load(self, machine, spec, ordinal, now):
-        node = self._node_keys.get(spec.get("node")) or self.pick_node(machine, None)
+        if self.capacity.active:
+            where = "scenario.vms[%d]" % ordinal if ordinal < len(self.definition.get("vms", [])) else "scenario.generate"
+            node = self.capacity.place_at_load(machine, self._node_keys.get(spec.get("node")), where)
+        else:
+            node = self._node_keys.get(spec.get("node")) or self.pick_node(machine, None)
         started = now - 3600 * (ordinal % 48 + 1)
         power.set_started(machine, node, "running", started)
         power.set_guest_up(machine, started)
@@ -475,13 +501,19 @@ class World:
     # ------------------------------------------------------------ power
 
     def pick_node(self, machine, preferred):
-        """Return the node a VM starts on: the preferred one if it exists, else the next of its cluster's nodes in turn."""
+        """Return the node a VM starts on, or None.
+
+        With the capacity model: capacity.py (the preferred node if it fits there, else the first with room).
+        Without: the preferred one if it exists, else the next of its cluster's running nodes in turn.
+        """
         preferred_key = as_key(preferred)
+        if self.capacity.active:
+            return self.capacity.place(machine, preferred_key)
         if preferred_key in self.tables["nodes"]:
             return preferred_key
-        nodes = self.tables["nodes"].values()
-        candidates = [row["$key"] for row in nodes if row["running"] and row["cluster"] == machine.cluster]
-        candidates = candidates or [row["$key"] for row in nodes if row["running"]]
+        nodes = [row for row in self.tables["nodes"].values() if row["running"] and not row["maintenance"]]
+        candidates = [row["$key"] for row in nodes if row["cluster"] == machine.cluster]
+        candidates = candidates or [row["$key"] for row in nodes]
         if not candidates:
             return None
         self._placements += 1
@@ -502,6 +534,8 @@ class World:
         machine = self._machine_of_vm(body.get("vm"))
         if machine.vm["is_snapshot"]:
             raise ApiError(422, "cannot %s a snapshot" % action)
+        if action == "poweron":
+            self.capacity.poweron_coming()  # holds armed for this moment take their RAM now (the race of a test)
         self.power.act(machine, action, params, now, pick_node=lambda preferred: self.pick_node(machine, preferred))
 
     def _machine_of_vm(self, value):

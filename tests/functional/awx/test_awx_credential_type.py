@@ -1,30 +1,22 @@
 """The AWX / Automation Controller credential type (docs/awx/credential_type.yml), end to end.
 
-The controller cannot run here, so `inject()` does what it does with a credential of
-a custom type: the credential's inputs become the Jinja2 namespace (text fields left
-empty are left out, checkboxes left out are false), each `file` injector is rendered
-into a private file that `tower.filename` / `tower.filename.<name>` then names, and
-each `env` injector is rendered in a sandbox (an undefined name renders empty). The
-environment it returns is ALL that the real ansible-playbook / ansible-inventory runs
-get of the connection (run_ansible drops every VERGEOS_* variable from outside).
-`controller_errors()` applies the checks the controller makes when the type is saved.
+The controller cannot run here, so awx_controller.inject() renders the type's injectors
+as the controller does for a credential of a custom type. The environment it returns
+is ALL that the real ansible-playbook / ansible-inventory runs get of the connection
+(run_ansible drops every VERGEOS_* variable from outside). controller_errors() applies
+the checks the controller makes when the type is saved. test_awx_runner_jobs.py runs
+whole jobs through ansible-runner with it.
 """
 
 import json
 import os
-import re
-import stat
-import tempfile
-import types
 
-import jinja2
 import pytest
 import yaml
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from run_ansible import ROOT, plain, run
+from awx_controller import controller_errors, credential_type, inject
+from run_ansible import plain, run
 
-CREDENTIAL_TYPE_FILE = os.path.join(ROOT, "docs", "awx", "credential_type.yml")
 INJECTED = ["VERGEOS_HOST", "VERGEOS_USERNAME", "VERGEOS_PASSWORD", "VERGEOS_API_KEY", "VERGEOS_VALIDATE_CERTS", "VERGEOS_CA_PATH",
             "VERGEOS_API_TIMEOUT"]
 PASSWORD = "Awx-Pa55-never-printed"
@@ -43,85 +35,6 @@ WORLD = {
 HOSTS = {"web01", "web02", "db01", "app01"}
 # Fails the source instead of warning, as an AWX inventory update should.
 INVENTORY_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_DEPRECATION_WARNINGS": "false"}
-
-
-# ---------------------------------------------------------------- the controller's side
-
-
-def credential_type():
-    with open(CREDENTIAL_TYPE_FILE, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-FIELD_KEYS = {"id", "label", "type", "help_text", "secret", "multiline", "format", "choices", "ask_at_runtime", "default"}
-NAME = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
-FILE_KEY = re.compile(r"^template(\.[a-zA-Z_]+[a-zA-Z0-9_]*)?$")
-
-
-def controller_errors(definition):
-    """Return what the controller would refuse in a custom credential type (inputs and injectors), as a list of texts."""
-    errors = []
-    inputs, injectors = definition.get("inputs", {}), definition.get("injectors", {})
-    errors += ["inputs key %s" % key for key in set(inputs) - {"fields", "required"}]
-    ids = []
-    for field in inputs.get("fields", []):
-        errors += ["field %s: key %s" % (field.get("id"), key) for key in set(field) - FIELD_KEYS]
-        if "id" not in field or "label" not in field or not NAME.match(str(field.get("id"))) or field.get("id") == "tower":
-            errors.append("field %r: id and label" % field)
-        kind = field.get("type", "string")
-        if kind not in ("string", "boolean"):
-            errors.append("field %s: type %s" % (field.get("id"), kind))
-        if kind != "string":
-            errors += ["field %s: %s on a %s" % (field["id"], key, kind) for key in ("choices", "multiline", "format", "secret") if key in field]
-        if field.get("format") not in (None, "ssh_private_key", "url"):
-            errors.append("field %s: format" % field["id"])
-        ids.append(field.get("id"))
-    if len(ids) != len(set(ids)):
-        errors.append("field ids are not unique")
-    errors += ["required %s is no field" % name for name in inputs.get("required", []) if name not in ids]
-    errors += ["injectors key %s" % key for key in set(injectors) - {"file", "env", "extra_vars"}]
-    files = list(injectors.get("file", {}))
-    errors += ["file injector %s" % key for key in files if not FILE_KEY.match(key)]
-    if "template" in files and len(files) > 1:
-        errors.append("single-file and multi-file injectors mixed")
-    for name, value in injectors.get("env", {}).items():
-        if not NAME.match(name) or name.startswith("ANSIBLE_") or not isinstance(value, str) or not value.isascii():
-            errors.append("env injector %s" % name)
-    # Every template must render with every field defined (the controller renders them with StrictUndefined when saving).
-    tower = types.SimpleNamespace(filename="EXAMPLE_FILENAME" if "template" in files else
-                                  types.SimpleNamespace(**{key.split(".", 1)[1]: "EXAMPLE_FILENAME" for key in files if "." in key}))
-    strict = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    for kind in ("file", "env", "extra_vars"):
-        for name, template in injectors.get(kind, {}).items():
-            try:
-                strict.from_string(template).render(dict({field_id: "EXAMPLE" for field_id in ids}, tower=tower))
-            except jinja2.exceptions.TemplateError as exc:
-                errors.append("%s injector %s: %s" % (kind, name, exc))
-    return errors
-
-
-def inject(definition, inputs, private_dir):
-    """Return the environment variables the controller injects for a credential with these inputs (files written in private_dir)."""
-    namespace = {}
-    for name, value in inputs.items():
-        if isinstance(value, bool) or value:
-            namespace[name] = value
-    for field in definition["inputs"]["fields"]:
-        if field.get("type") == "boolean" and field["id"] not in inputs:
-            namespace[field["id"]] = False
-    sandbox = ImmutableSandboxedEnvironment()
-    single, several = None, {}
-    for label, template in definition["injectors"].get("file", {}).items():
-        handle, path = tempfile.mkstemp(dir=str(private_dir))
-        with os.fdopen(handle, "w") as stream:
-            stream.write(sandbox.from_string(template).render(**namespace))
-        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
-        if "." in label:
-            several[label.split(".", 1)[1]] = path
-        else:
-            single = path
-    namespace["tower"] = types.SimpleNamespace(filename=single or types.SimpleNamespace(**several))
-    return {name: sandbox.from_string(template).render(**namespace) for name, template in definition["injectors"].get("env", {}).items()}
 
 
 # ---------------------------------------------------------------- helpers
@@ -222,6 +135,24 @@ def test_an_empty_credential_renders_empty_variables(tmp_path):
     assert ticked["VERGEOS_VALIDATE_CERTS"] == "false" and ticked["VERGEOS_API_TIMEOUT"] == "7"
     with open(ticked["VERGEOS_CA_PATH"], encoding="utf-8") as handle:
         assert handle.read() == "PEM"
+
+
+def test_the_renderer_names_one_file_or_several(tmp_path):
+    """inject() as the controller: `template` is tower.filename, `template.<name>` are tower.filename.<name> (private files)."""
+    fields = {"fields": [{"id": "pem", "label": "PEM", "type": "string", "multiline": True}]}
+    single = {"inputs": fields, "injectors": {"file": {"template": "{{ pem }}"}, "env": {"ONE": "{{ tower.filename }}"}}}
+    several = {"inputs": fields, "injectors": {"file": {"template.a": "{{ pem }}-a", "template.b": "{{ pem }}-b"},
+                                               "env": {"A": "{{ tower.filename.a }}", "B": "{{ tower.filename.b }}"}}}
+    assert controller_errors(single) == [] and controller_errors(several) == []
+    one = inject(single, {"pem": "PEM"}, tmp_path)
+    two = inject(several, {"pem": "PEM"}, tmp_path)
+    assert len({one["ONE"], two["A"], two["B"]}) == 3
+    written = {}
+    for name, path in dict(one, **two).items():
+        assert os.path.dirname(path) == str(tmp_path) and os.stat(path).st_mode & 0o777 == 0o600
+        with open(path, encoding="utf-8") as handle:
+            written[name] = handle.read()
+    assert written == {"ONE": "PEM", "A": "PEM-a", "B": "PEM-b"}
 
 
 # ---------------------------------------------------------------- jobs and inventory updates with the credential alone

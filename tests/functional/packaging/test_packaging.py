@@ -131,9 +131,9 @@ def test_tarball_ships_the_collection_and_nothing_else(shipped):
                    "plugins/modules/vergeos_vm_power.py", "plugins/action/vergeos_vm_power.py", "plugins/inventory/vergeos.py",
                    "plugins/module_utils/client.py", "README.md", "MANIFEST.json"):
         assert wanted in names, wanted + " is not in the tarball"
-    for unwanted in (".venv", ".cache", ".git", "tools", "Makefile", "requirements-dev.txt", "ruff.toml", "extensions", "build"):
+    for unwanted in (".venv", ".cache", ".git", "tools", "Makefile", "requirements-dev.txt", "ruff.toml", "build"):
         assert unwanted not in tops, unwanted + " is in the tarball"
-    for unwanted in ("tests/simulator/", "tests/functional/", "tests/bench/", "tests/output/", "tests/integration/"):
+    for unwanted in ("tests/simulator/", "tests/functional/", "tests/bench/", "tests/output/", "tests/integration/", "extensions/molecule/"):
         assert not [name for name in names if name.startswith(unwanted)], unwanted + " is in the tarball"
     # Nothing git ignores (state, caches, build output) and nothing outside the work tree's files.
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True,

@@ -100,6 +100,13 @@ def test_license_is_the_gpl3_text_in_the_repository_and_the_tarball(built):
         assert name in built["names"], name + " is not in the tarball"
 
 
+def test_tarball_ships_the_event_source_and_the_rulebooks_not_the_molecule_scenario(built):
+    for name in ("extensions/eda/plugins/event_source/vm_power_events.py", "extensions/eda/rulebooks/restart_stopped_vms.yml",
+                 "extensions/eda/rulebooks/report_stuck_vms.yml", "playbooks/eda_restart_vm.yml", "playbooks/eda_report_stuck.yml"):
+        assert name in built["names"], name + " is not in the tarball"
+    assert not [name for name in built["names"] if name.startswith("extensions/molecule/")]
+
+
 def test_galaxy_metadata_names_the_project_and_the_product():
     galaxy = galaxy_metadata()
     assert galaxy["repository"] == PROJECT

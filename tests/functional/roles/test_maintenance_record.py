@@ -92,7 +92,7 @@ def test_one_stuck_vm_never_leaves_the_others_down(sim, load, tmp_path):
     states = power(sim)
     assert states[1] == "running" and states[2] == "running" and states[4] == "stopped"
     assert record(sim) == [3]
-    assert "Powered on again: web01, web02. The record maintenance stays open with 1 VM(s)." in result.stdout
+    assert "maintenance record maintenance: stays open with 1 VM(s): hung01" in result.stdout
     assert "maintenance_restore.yml -e maintenance_record=maintenance once fixed" in result.stdout
     assert "hung01: not settled by the deadline" in result.stdout
 
@@ -125,7 +125,7 @@ def test_a_run_killed_after_the_stop_is_finished_by_a_relaunch(sim, load, tmp_pa
     assert actions(sim, "poweron") == [1, 2, 3]
     assert power(sim) == {1: "running", 2: "running", 3: "running", 4: "stopped"}
     assert record(sim, "rack7") is None
-    assert "The record rack7 is closed" in result.stdout
+    assert "maintenance record rack7: closed" in result.stdout
 
 
 def test_the_restore_runs_from_the_record_alone(sim, load, tmp_path):

@@ -114,6 +114,11 @@ class World:
         self.marked.append(row['$key'])
         self.vms[row['$key']].update(status='stopped', running=False, due=None)
 
+    def capacity(self):
+        """The nodes with their RAM and use (capacity.node_usage's shape); none unless a test gives some."""
+        self.capacity_reads = getattr(self, 'capacity_reads', 0) + 1
+        return getattr(self, 'nodes', [])
+
     def node_key(self, node):
         nodes = {'node1': 1, 'node2': 2}
         if node not in nodes:
@@ -560,3 +565,51 @@ def test_wait_for_agent_is_only_for_running():
     with pytest.raises(VergeOSError, match='wait_for_agent applies to state=running only'):
         run(world, 'stopped', wait_for_agent=True)
     assert world.selects == []
+
+
+# ---------------------------------------------------------------- pre-flight
+
+
+def _nodes(*free_mb):
+    return [{'key': index, 'name': 'node%d' % index, 'cluster': None, 'ram': ram, 'cores': 8, 'ram_used': 0, 'cores_used': 0}
+            for index, ram in enumerate(free_mb, start=1)]
+
+
+def _off_world(count):
+    return World([{'power': OFF} for _key in range(count)], boot=5.0)
+
+
+def test_a_start_that_fits_is_checked_once_and_goes():
+    world = _off_world(3)
+    world.nodes = _nodes(4096, 4096)
+    result = run(world, 'running')
+    assert result['preflight']['fits'] and world.capacity_reads == 1 and 'warnings' not in result
+    assert sorted(key for _t, key, action, _p in world.sent if action == 'poweron') == [1, 2, 3]
+
+
+def test_a_start_that_does_not_fit_warns_by_default_and_still_goes():
+    world = _off_world(3)
+    world.nodes = _nodes(4096)
+    result = run(world, 'running')
+    assert not result['preflight']['fits'] and [vm['id'] for vm in result['preflight']['misfits']] == [3]
+    assert 'pre-flight: 1 VM(s) may not fit' in result['warnings'][0] and 'short by 2048 MB' in result['warnings'][0]
+    assert len([1 for _t, _key, action, _p in world.sent if action == 'poweron']) == 3
+
+
+def test_preflight_refuse_sends_nothing_and_says_why_per_vm():
+    world = _off_world(3)
+    world.nodes = _nodes(4096)
+    result = run(world, 'running', preflight='refuse')
+    assert result['failed'] and world.sent == []
+    by_id = {vm['id']: vm['msg'] for vm in result['vms']}
+    assert by_id[3].startswith('pre-flight refused (preflight=refuse): needs 2048 MB of RAM') and 'not sent' in by_id[1]
+
+
+def test_no_preflight_for_stops_or_when_off_or_without_node_ram():
+    world = _off_world(2)
+    world.nodes = _nodes(1024)
+    assert run(world, 'running', preflight='off')['preflight'] == {'checked': False, 'reason': 'preflight is off'}
+    world = _off_world(2)
+    world.nodes = _nodes(0, 0)
+    assert run(world, 'running', preflight='refuse')['preflight']['checked'] is False
+    assert run(World([{'power': ON}]), 'stopped')['preflight'] == {'checked': False, 'reason': 'no VM to power on'}

@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: vergeos.power contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The safe_startup role's decisions: the plan from the tiers, each tier's outcome, the summary.
+
+The role reads each tier's VMs (vergeos_vm_info), then hands the answers here through the
+filters ``vergeos.power.safe_startup_plan`` and ``vergeos.power.safe_startup_tier``; the
+tasks only run modules. Unit tests reach every branch.
+"""
+
+from __future__ import annotations
+
+REST_OF_RECORD = 'the rest of the maintenance record'
+
+
+class PlanError(ValueError):
+    """The plan cannot be made as given (the text says why; nothing was sent)."""
+
+
+def _address(vm):
+    for nic in vm.get('addresses') or []:
+        if nic.get('ip'):
+            return nic['ip']
+    return None
+
+
+def startup_plan(tiers, found, record=None, max_targets=None, defaults=None):
+    """Return the tiers with their VMs: [{tier settings..., 'vms': [{'id', 'name', 'power_state', 'address'}]}].
+
+    ``tiers``: the normalised tiers (role_inputs); ``found``: the vergeos_vm_info result of each
+    tier, in order. A VM named by two tiers starts with the first. With ``record`` (the
+    maintenance record's result), only the record's VMs start, and those of the record no tier
+    names start in a last tier of their own (nothing recorded is left down). A tier given by
+    filters may match at most ``max_targets`` VMs (PlanError). ``defaults`` (the role's ``up``,
+    ``timeout``, ``delay``, ``max_concurrent``) shape that last tier; it goes on whatever happens.
+    """
+    recorded = None if record is None else list(record.get('ids') or []) if record.get('open') else []
+    seen, plan = set(), []
+    if len(tiers) != len(found):
+        raise ValueError('%d tiers but %d answers' % (len(tiers), len(found)))
+    for index, tier in enumerate(tiers):
+        answer = found[index]
+        matched = (answer or {}).get('vms') or []
+        if tier.get('filters') and max_targets is not None and len(matched) > max_targets:
+            raise PlanError('safe_startup: the filters of %s match %d VMs, more than safe_startup_max_targets (%d); narrow them or raise '
+                            'it. Nothing was sent.' % (tier['name'], len(matched), max_targets))
+        vms = []
+        for vm in (answer or {}).get('vms') or []:
+            if vm['id'] in seen or (recorded is not None and vm['id'] not in recorded):
+                continue
+            seen.add(vm['id'])
+            vms.append({'id': vm['id'], 'name': vm.get('name'), 'power_state': vm.get('power_state'), 'address': _address(vm)})
+        plan.append(dict(tier, vms=vms))
+    if recorded:
+        rest = [vm for vm in (record.get('vms') or []) if vm['id'] not in seen]
+        if rest:
+            last = {'timeout': 300, 'max_concurrent': 20, 'up': 'running'}
+            last.update({key: value for key, value in (defaults or {}).items() if key in ('timeout', 'max_concurrent', 'up')})
+            last.update(name=REST_OF_RECORD, targets=[vm['id'] for vm in rest], filters={}, port=None, delay=0, on_failure='continue',
+                        up='running' if last['up'] == 'port' else last['up'])
+            plan.append(dict(last, vms=[{'id': vm['id'], 'name': vm.get('name'), 'power_state': vm.get('power_state'), 'address': None}
+                                        for vm in rest]))
+    return plan
+
+
+def tier_outcome(tier, power, ports, started, up_at):
+    """Return one tier's result: its VMs, each ``started``, ``already_running`` or ``failed`` (why), and the tier's verdict.
+
+    ``power``: the tier's vergeos_vm_power result; ``ports``: the port check's loop result
+    (``results`` per VM, by the VM id in ``item``) or None; ``started``/``up_at``: unix times.
+    """
+    by_id = {vm.get('id'): vm for vm in (power or {}).get('vms') or []}
+    port_by_id = {}
+    for item in (ports or {}).get('results') or []:
+        vm = item.get('item') or {}
+        if not item.get('skipped'):
+            port_by_id[vm.get('id')] = item
+    vms = []
+    for vm in tier['vms']:
+        entry = by_id.get(vm['id'])
+        check = port_by_id.get(vm['id'])
+        if entry is None:
+            outcome, msg = 'failed', 'not started: %s' % ((power or {}).get('msg') or 'the power task did not run')
+        elif entry.get('failed'):
+            outcome, msg = 'failed', entry.get('msg')
+        elif tier['up'] == 'port' and vm['address'] is None:
+            outcome, msg = 'failed', 'running, but it shows no IP address to check port %s on' % tier['port']
+        elif tier['up'] == 'port' and (check is None or check.get('failed')):
+            outcome = 'failed'
+            msg = 'running, but port %s on %s did not answer by the deadline%s' % (
+                tier['port'], vm['address'], (': ' + str(check.get('msg'))) if check and check.get('msg') else '')
+        else:
+            outcome = 'already_running' if not entry.get('actions') else 'started'
+            msg = entry.get('msg')
+        vms.append({'id': vm['id'], 'name': vm['name'], 'tier': tier['name'], 'outcome': outcome, 'msg': msg})
+    failed = [vm for vm in vms if vm['outcome'] == 'failed']
+    return {'name': tier['name'], 'up': tier['up'], 'skipped': False, 'failed': bool(failed), 'vms': vms,
+            'started_at': started, 'up_at': None if failed else up_at, 'elapsed': round(float(up_at) - float(started), 1)}
+
+
+def skipped_tier(tier, reason):
+    """Return the result of a tier the rollout never reached."""
+    return {'name': tier['name'], 'up': tier['up'], 'skipped': True, 'failed': False, 'started_at': None, 'up_at': None, 'elapsed': 0.0,
+            'vms': [{'id': vm['id'], 'name': vm['name'], 'tier': tier['name'], 'outcome': 'skipped', 'msg': reason} for vm in tier['vms']]}
+
+
+def startup_result(plan, tiers, preflight, check_mode, record=None):
+    """Return safe_startup_result: the tiers' results, every VM, the counts and the summary lines."""
+    vms = [vm for tier in tiers for vm in tier['vms']]
+    counts = {}
+    for vm in vms:
+        counts[vm['outcome']] = counts.get(vm['outcome'], 0) + 1
+    head = ('safe_startup (check mode, nothing sent): ' if check_mode else 'safe_startup: ') + '%d VM(s) in %d tier(s): %s' % (
+        sum(len(tier['vms']) for tier in plan), len(plan), ', '.join('%d %s' % (count, outcome) for outcome, count in sorted(counts.items()))
+        or ('the plan below' if check_mode else 'nothing to do'))
+    if preflight and preflight.get('checked'):
+        head += '; pre-flight: %s' % ('fits' if preflight.get('fits') else '%d VM(s) may not fit' % len(preflight.get('misfits') or []))
+    lines = [head]
+    for index, tier in enumerate(plan):
+        done = tiers[index] if index < len(tiers) else None
+        state = 'planned' if check_mode else ('skipped' if done is None or done['skipped'] else ('failed' if done['failed'] else 'up'))
+        lines.append('%d. %s (%d VM(s), up = %s%s%s): %s' % (
+            index + 1, tier['name'], len(tier['vms']), tier['up'], (' %s' % tier['port']) if tier['up'] == 'port' else '',
+            (', then %gs' % tier['delay']) if tier.get('delay') else '', state))
+        for vm in (done or {}).get('vms') or []:
+            if vm['outcome'] in ('failed', 'skipped'):
+                lines.append('   %s (id %s): %s: %s' % (vm['name'], vm['id'], vm['outcome'], vm['msg']))
+    if record:
+        lines.append('maintenance record %s: %s' % (record.get('name'), 'closed' if not record.get('open') else 'stays open with %d VM(s): %s' % (
+            len(record.get('ids') or []), ', '.join(str(vm.get('name')) for vm in record.get('vms') or []) or 'none that exists')))
+    return {'check_mode': check_mode, 'failed': any(tier['failed'] for tier in tiers), 'tiers': tiers, 'vms': vms, 'plan': plan,
+            'preflight': preflight, 'record': record, 'summary': lines,
+            'started': [vm['name'] for vm in vms if vm['outcome'] == 'started'],
+            'failed_vms': [vm['name'] for vm in vms if vm['outcome'] == 'failed'],
+            'skipped': [vm['name'] for vm in vms if vm['outcome'] == 'skipped']}
