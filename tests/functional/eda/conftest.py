@@ -1,7 +1,7 @@
 """Fixtures of the Event-Driven Ansible suite: the event source loaded as ansible-rulebook loads it, and real rulebook runs.
 
 - `source` (session): the plugin file run by its path through the collections folder the Makefile
-  builds (`.cache/collections/ansible_collections/vergeos/power/...`), with runpy, exactly as
+  builds (`.cache/collections/ansible_collections/vergeos/power/...`), run as a script by its path, as
   ansible-rulebook runs an event source of a collection: a dict of its globals.
 - `java` (session): the Java that ansible-rulebook needs (17 or newer); the test FAILS, saying what
   to install, when there is none. Never a skip.
@@ -10,9 +10,10 @@
   started after the test (SIGINT, then SIGKILL).
 """
 
+import importlib.util
 import os
 import re
-import runpy
+import sys
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,15 @@ STOP_TIMEOUT = 20
 @pytest.fixture(scope="session")
 def source():
     path = os.path.join(collections_path(), *SOURCE_PARTS)
-    module = runpy.run_path(path)
+    # Loaded from its file by its path, without asking sys.path_hooks (runpy.run_path does ask them: once an earlier test
+    # of this worker has imported from ansible_collections, ansible-core's collection finder claims every path, and
+    # run_path then looks for a __main__ module in the file as if it were a folder). Registered in sys.modules while it
+    # runs, as run_path does, for its dataclasses.
+    spec = importlib.util.spec_from_file_location("vergeos_power_vm_power_events", path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    module = vars(loaded)
     assert module["IMPORT_ERROR"] is None, module["IMPORT_ERROR"]
     return module
 
