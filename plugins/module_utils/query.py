@@ -114,12 +114,20 @@ def fields_param(fields):
     return ','.join(fields)
 
 
+def _plain_type(value):
+    """The built-in type a value is one of: ansible-core 2.19 hands modules' arguments as subclasses (tagged ints and strings)."""
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind
+    return type(value)
+
+
 def unique(values):
-    """Return values without repeats, in their first order."""
+    """Return values without repeats, in their first order (3 and "3" differ; a tagged 3 and a plain 3 do not)."""
     seen = set()
     result = []
     for value in values:
-        marker = (type(value), value)
+        marker = (_plain_type(value), value)
         if marker not in seen:
             seen.add(marker)
             result.append(value)

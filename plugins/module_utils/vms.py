@@ -49,7 +49,7 @@ def vm_key(value):
         value = int(value)
     if not isinstance(value, int) or value < 1:
         raise VergeOSError('a VM id is a positive whole number (the VM $key), not %r' % (value,))
-    return value
+    return int(value)
 
 
 def _name_list(value, what):

@@ -14,7 +14,8 @@ import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.query import (
-    all_of, any_of, check_rows_match, chunk_filters, condition, escape, fields_param, is_compound, list_rows, literal, read_by_keys, url_length,
+    all_of, any_of, check_rows_match, chunk_filters, condition, escape, fields_param, is_compound, list_rows, literal, read_by_keys, unique,
+    url_length,
 )
 
 
@@ -246,3 +247,9 @@ def test_rows_outside_the_keys_mean_the_filter_was_not_applied():
     check_rows_match([{'other': 9}], '$key', [1], 'vms')  # a row without the column is not judged
     with pytest.raises(VergeOSError, match=r'answered 2 row\(s\) of vms that the filter excludes .*\$key 7, 8.*asked for 1'):
         check_rows_match([{'$key': 1}, {'$key': 7}, {'$key': 8}], '$key', [1], 'vms')
+
+
+def test_unique_treats_a_subclassed_value_as_the_value_it_is():
+    class Tagged(int):
+        """What ansible-core 2.19 gives a module for an int written in a task."""
+    assert unique([3, Tagged(3), Tagged(4), 4, '3']) == [3, 4, '3']
