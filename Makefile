@@ -1,6 +1,8 @@
 # vergeos.power: every task a contributor or CI runs. `make help` lists them.
 # Nothing is installed by hand but Python 3.11+ and make: the first target you
-# run creates .venv from requirements-dev.txt.
+# run creates .venv from requirements-dev.txt (which includes the split files:
+# requirements.txt, requirements-sim.txt, requirements-test.txt, requirements-publish.txt);
+# `make demo` builds the smaller .venv-demo from the runtime and simulator ones only.
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,12 +21,17 @@ PYTEST_WORKERS ?= 2
 JUNIT_DIR ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test sanity units functional integration lint changelog-lint publish molecule compat bench sim clean
+.PHONY: help venv demo quick test sanity units functional integration lint changelog-lint publish molecule compat bench sim clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt
+REQUIREMENT_FILES := requirements-dev.txt requirements.txt requirements-sim.txt requirements-test.txt requirements-publish.txt
+DEMO_VENV := .venv-demo
+DEMO_BIN := $(CURDIR)/$(DEMO_VENV)/bin
+DEMO_STAMP := $(DEMO_VENV)/.requirements-installed
+
+$(STAMP): $(REQUIREMENT_FILES)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=$(PYTHON) is %d.%d); run: make PYTHON=python3.11 ..." % sys.version_info[:2])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -37,8 +44,28 @@ $(COLLECTIONS)/ansible_collections/vergeos/power:
 
 venv: $(STAMP) $(COLLECTIONS)/ansible_collections/vergeos/power ## Create .venv with the pinned tools
 
-demo: venv ## Start the simulator, run the demo playbooks against it, stop it
-	$(BIN)/python tools/with_simulator.py --speed 10 -- $(BIN)/ansible-playbook playbooks/demo.yml
+$(DEMO_STAMP): requirements.txt requirements-sim.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=$(PYTHON) is %d.%d); run: make PYTHON=python3.11 ..." % sys.version_info[:2])'
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/python -m pip install --quiet -r requirements.txt -r requirements-sim.txt
+	@touch $@
+
+demo: $(DEMO_STAMP) $(COLLECTIONS)/ansible_collections/vergeos/power ## Start the simulator, run the demo playbooks against it, stop it (its own small .venv-demo)
+	PATH="$(DEMO_BIN):$$PATH" $(DEMO_BIN)/python tools/with_simulator.py --speed 10 -- $(DEMO_BIN)/ansible-playbook playbooks/demo.yml
+
+# `make quick`: what to run while working. The functional files below need neither molecule, compat, publish, integration
+# nor the simulator's self-tests, and take seconds each (CONTRIBUTING.md gives the figures); the unit tests run with plain
+# pytest (tests/unit/conftest.py puts the collection on the import path).
+QUICK_FUNCTIONAL := tests/functional/tools tests/functional/docs tests/functional/conformance/test_doc_examples.py \
+	tests/functional/client/test_client_against_simulator.py tests/functional/client/test_client_wire_faults.py \
+	tests/functional/eda/test_eda_source.py tests/functional/packaging/test_docs.py tests/functional/packaging/test_docs_coverage.py \
+	tests/functional/packaging/test_ci_workflows.py tests/functional/packaging/test_private_interfaces.py \
+	tests/functional/packaging/test_release_version.py
+
+quick: venv ## While working: ruff, the unit tests and the fast functional tests (under 2 minutes warm)
+	$(BIN)/ruff check --quiet .
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 0 tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(QUICK_FUNCTIONAL)
 
 test: venv ## Run every test suite, print each suite's time and a pass/fail count
 	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint publish molecule compat
@@ -46,8 +73,8 @@ test: venv ## Run every test suite, print each suite's time and a pass/fail coun
 sanity: venv ## ansible-test sanity (a skip must be on tests/sanity/allowed-skips.txt)
 	tools/ansible-test.sh sanity
 
-units: venv ## ansible-test units
-	tools/ansible-test.sh units
+units: venv ## ansible-test units (ARGS=PATH to pick tests, or other ansible-test options)
+	tools/ansible-test.sh units $(ARGS)
 
 # tests/functional/packaging/test_publish.py is the publish suite, run on its own.
 functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
@@ -56,9 +83,10 @@ functional: venv ## The pytest suites: simulator, conformance with pyvergeos, en
 integration: venv ## ansible-test integration against a simulator started for the run (ARGS=TARGET to pick one)
 	$(BIN)/python tools/with_simulator.py --speed 100 -- tools/ansible-test.sh integration $(ARGS)
 
-lint: venv ## ruff, then ansible-lint (production profile, offline)
+lint: venv ## ruff, ansible-lint (production profile, offline), actionlint on .github/workflows
 	$(BIN)/ruff check --quiet .
 	NO_COLOR=1 $(BIN)/ansible-lint --offline --profile production
+	$(BIN)/actionlint -no-color
 
 changelog-lint: venv ## antsibull-changelog lint of the changelog fragments
 	$(BIN)/antsibull-changelog lint
@@ -78,6 +106,7 @@ bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_inventory.py --repeat 1
 	$(BIN)/python tests/bench/bench_role.py
 	$(BIN)/python tests/bench/bench_startup.py
+	$(BIN)/python tests/bench/bench_lookup.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")
 	$(BIN)/python tests/simulator/server.py --port 8443 $(ARGS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run ansible-test on a staged copy of the collection (see tools/stage.py).
 #   tools/ansible-test.sh sanity|units|integration [ansible-test options]
+# ansible-test runs with HOME=.cache/ansible-test-home (kept between runs, ignored by git).
 # Fails on "All targets skipped" and on any sanity skip not in tests/sanity/allowed-skips.txt.
 #
 # With JUNIT_DIR set (tools/run_suites.py sets it through make), the machine-readable
@@ -31,6 +32,23 @@ with open(source, encoding='utf-8') as handle:
     print(re.search(r"pip='([^']+)'", handle.read()).group(1))
 PY
 )
+
+# ansible-test keeps its cache (that script among it) and ansible its temporary files under
+# ~/.ansible: give them a HOME of the project's own, kept between runs, so nothing of the
+# project lands in the contributor's ~/.ansible. pip keeps the user's own cache and
+# configuration (read before HOME changes), so installs stay as fast as before.
+real_home=$HOME
+pip_cache=$("$python" -m pip cache dir 2>/dev/null || true)
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-${pip_cache:-$real_home/.cache/pip}}"
+if [ -z "${PIP_CONFIG_FILE:-}" ]; then
+    for config in "${XDG_CONFIG_HOME:-$real_home/.config}/pip/pip.conf" "$real_home/.pip/pip.conf"; do
+        if [ -f "$config" ]; then
+            export PIP_CONFIG_FILE=$config
+            break
+        fi
+    done
+fi
+export HOME="$root/.cache/ansible-test-home"
 mkdir -p "$HOME/.ansible/test/cache"
 cp "$root/tools/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 

@@ -2,7 +2,7 @@
 
     python tools/compat.py [PYTEST_OPTION ...]
 
-The targets are the `# compat:` lines of requirements-dev.txt, one per ansible-core
+The targets are the `# compat:` lines of requirements-dev.txt (or a file it includes with -r), one per ansible-core
 release line newer than the pinned one:
 
     # compat: ansible-core==2.21.5                (on the newest Python of the machine)
@@ -40,10 +40,22 @@ SUBSET = ["tests/functional/modules", "tests/functional/docs", "tests/functional
 COMPAT_LINE = re.compile(r"^# compat: (ansible-core==(\S+))(?:[ \t]+python(3\.\d+))?[ \t]*$", re.M)
 
 
+def requirements_text(path, seen=None):
+    """Return the text of a pip requirements file followed by the files it includes with -r, each once."""
+    seen = set() if seen is None else seen
+    seen.add(os.path.abspath(path))
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    for name in re.findall(r"^-r[ \t]+(\S+)[ \t]*$", text, re.M):
+        included = os.path.join(os.path.dirname(path), name)
+        if os.path.abspath(included) not in seen:
+            text += "\n" + requirements_text(included, seen)
+    return text
+
+
 def pins():
     """Return ([(ansible-core requirement, its version, wanted Python 'X.Y' or None)], the pinned requirements of NEEDED)."""
-    with open(REQUIREMENTS, encoding="utf-8") as handle:
-        text = handle.read()
+    text = requirements_text(REQUIREMENTS)
     targets = [match.groups() for match in COMPAT_LINE.finditer(text)]
     if not targets:
         raise SystemExit("requirements-dev.txt has no '# compat: ansible-core==X' line")

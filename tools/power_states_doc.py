@@ -4,8 +4,9 @@
     python tools/power_states_doc.py --check    # exit 1 when the page differs from the rules
     python tools/power_states_doc.py --notes    # print the notes to paste into the module's DOCUMENTATION
 
-Both come from plugins/module_utils/plan.py (``power_states_page()``, ``phase_notes()``);
-tests/unit/plugins/modules/test_vergeos_vm_power.py fails when either pasted copy differs.
+Both are generated from the rules in plugins/module_utils/plan.py by tools/power_states_docgen.py
+(``power_states_page()``, ``phase_notes()``), which does not ship with the collection;
+tests/functional/tools/test_power_states_doc.py fails when either pasted copy differs.
 """
 
 import argparse
@@ -19,13 +20,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = os.path.join(ROOT, 'docs', 'power-states.md')
 
 
-def load_plan(tree):
-    """Import the collection's plan module through an ``ansible_collections/vergeos/power`` link in ``tree``."""
+def load_docgen(tree):
+    """Import tools/power_states_docgen.py, the collection's plan module reached through an ``ansible_collections/vergeos/power``
+    link in ``tree``."""
     link = os.path.join(tree, 'ansible_collections', 'vergeos', 'power')
     os.makedirs(os.path.dirname(link))
     os.symlink(ROOT, link)
     sys.path.insert(0, tree)
-    return importlib.import_module('ansible_collections.vergeos.power.plugins.module_utils.plan')
+    if os.path.join(ROOT, 'tools') not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, 'tools'))
+    return importlib.import_module('power_states_docgen')
 
 
 def notes_yaml(notes):
@@ -44,11 +48,11 @@ def main():
     parser.add_argument('--notes', action='store_true', help="print the module's notes by phase as YAML")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tree:
-        plan = load_plan(tree)
+        docgen = load_docgen(tree)
         if args.notes:
-            print(notes_yaml(plan.phase_notes()))
+            print(notes_yaml(docgen.phase_notes()))
             return 0
-        page = plan.power_states_page()
+        page = docgen.power_states_page()
     current = ''
     if os.path.exists(PAGE):
         with open(PAGE, encoding='utf-8') as handle:

@@ -30,7 +30,7 @@ options:
       - Hosts that are not from that inventory (no C(vergeos_url), such as C(localhost)) are not concerned.
     type: bool
     default: false
-    version_added: 1.1.0
+    version_added: 2.0.0
 notes:
   - The module runs on the Ansible controller, in the controller's Python, through an action plugin of the same name, whatever the
     task's host and connection are. A play over hosts of the C(vergeos.power.vergeos) inventory needs no C(delegate_to) and never

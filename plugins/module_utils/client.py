@@ -337,27 +337,31 @@ class VergeOSClient:
         """Send once; return (decoded body, None, None) or (None, error, Retry-After seconds).
 
         A dropped connection and a 429 tell the pacer to slow down (VergeOS drops the
-        connections of a client over its rate limit); any other answer lets it speed up.
+        connections of a client over its rate limit; a 429's Retry-After holds the pacer);
+        any other answer counts as admitted and lets it speed up.
         """
-        self.pacer.before()
+        ticket = self.pacer.before()
         try:
             response = self._send(method, url, params, body)
         except requests.exceptions.SSLError as exc:
             raise self._tls_error(exc, attempted) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             if isinstance(exc, requests.exceptions.ConnectionError):
-                self.pacer.throttled(explicit=False)
+                # No answer: a throttle signal once such drops come together (pacing.py), never throughput.
+                self.pacer.throttled(explicit=False, ticket=ticket)
             return None, self._transport_error(exc, method, attempted), None
         except requests.exceptions.RequestException as exc:
             raise self.error('request to %s failed: %s' % (self.url, self._clean(exc)), None, attempted) from None
+        retry_after = parse_retry_after(response.headers.get('Retry-After'), self._clock())
         if response.status_code == 429:
-            self.pacer.throttled()
+            # The pacer holds every request of this client until Retry-After expires, not only this one's resend.
+            self.pacer.throttled(retry_after=retry_after, ticket=ticket)
         else:
-            self.pacer.answered()
+            self.pacer.answered(ticket)
         if 200 <= response.status_code < 300:
             return self._decode(response, attempted), None, None
         failure = self._http_error(response, attempted)
-        failure.retry_after = parse_retry_after(response.headers.get('Retry-After'), self._clock())
+        failure.retry_after = retry_after
         if not is_retryable_status(method, response.status_code):
             raise failure
         return None, failure, failure.retry_after

@@ -20,9 +20,17 @@ it. Its shape, which docs/maintenance.md documents for the roles and plugins bui
   members; the record is closed (its tag deleted) when it holds no VM.
 
 Writes go through ``pursuit.Pursuit``: without a definite answer the record is read back
-before anything is sent again. VergeOS's own answers make them safe to repeat anyway: a
-second tag of the same name, or a second membership, is refused with 409, which counts as
-done (two jobs opening one record at once both succeed).
+before anything is sent again. Two jobs may open one record at once, so a refusal that may
+mean "already there" (VergeOS answers a name in use with 422 "This name is already in use";
+409 elsewhere) is read back too, at any send: the write is done when the read shows the
+category, the tag or the membership, and the refusal is raised in VergeOS's words when it
+does not. No status code alone ever counts as done.
+
+VergeOS refuses to tag a VM ("Operation not permitted") unless the tag's category has
+``taggable_vms``. A record category made earlier without it (by hand, by another tool) is
+repaired (``taggable_vms`` set) when the user may, before any VM is added; when that is
+refused, opening the record fails with what to change in VergeOS, before the role's first
+power action.
 """
 
 from __future__ import annotations
@@ -43,12 +51,21 @@ CATEGORY = 'vergeos_power_maintenance'
 CATEGORY_DESCRIPTION = ('Maintenance records of the vergeos.power Ansible collection: each tag is an open record, its members '
                         'the VMs to power on again after the maintenance. Closed by the restore; do not edit by hand.')
 MARK = 'maintenance record'
-FORMAT_VERSION = 1
+# Version 2 adds the round trip's phase, its owner, the stop policy and the time of the last phase change (version 1 records,
+# which carry none of these, still read and restore).
+FORMAT_VERSION = 2
+KIND = 'maintenance'
+# The phases of a round trip, in order; a closed record has no tag (its last close is kept in the sibling CLOSED_SUFFIX).
+PHASES = ('opened', 'stopping', 'stopped', 'maintaining', 'restoring')
+# Sibling tags of a record are named '<record><suffix>'; '+' is outside the record name rule, so no record is ever a sibling.
+CLOSED_SUFFIX = '+closed'
+POLICY_KEYS = ('timeout', 'kill_timeout', 'escalate')
 DEFAULT_RECORD = 'maintenance'
 NAME_RULE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$')
 NAME_RULE_TEXT = '1 to 64 letters, digits and _ . : @ -, starting with a letter or digit'
 MAX_NOTE = 1000
 TAG_FIELDS = ('$key', 'name', 'description', 'category', 'created')
+CATEGORY_FIELDS = ('$key', 'name', 'taggable_vms')
 MEMBER_FIELDS = ('$key', 'tag', 'member')
 # Membership writes in flight at once (each is one small request; the client's pacer still applies).
 WRITE_WIDTH = 8
@@ -62,22 +79,89 @@ def check_record_name(name):
     return text
 
 
-def record_description(opened, note=''):
-    """Return the tag description of a record opened at ``opened`` (unix time)."""
-    return json.dumps({'vergeos.power': MARK, 'version': FORMAT_VERSION, 'opened': int(opened), 'note': note or ''},
-                      sort_keys=True, separators=(',', ':'))
+def _dumps(data):
+    return json.dumps(data, sort_keys=True, separators=(',', ':'))
+
+
+def record_description(opened, note='', *, phase='opened', since=None, owner='', policy=None):
+    """Return the tag description of a record opened at ``opened`` (unix time), in ``phase`` since ``since`` (default: opened)."""
+    return _dumps({'vergeos.power': MARK, 'version': FORMAT_VERSION, 'kind': KIND, 'opened': int(opened), 'note': note or '',
+                   'phase': phase, 'since': int(opened if since is None else since), 'owner': owner or '',
+                   'policy': clean_policy(policy)})
+
+
+def clean_policy(policy):
+    """Return the stop policy kept in a record: only its known keys, numbers of seconds and a boolean (small on purpose)."""
+    policy = policy if isinstance(policy, dict) else {}
+    found = {}
+    for key in POLICY_KEYS:
+        value = policy.get(key)
+        if key == 'escalate' and isinstance(value, bool):
+            found[key] = value
+        elif key == 'escalate' and isinstance(value, str) and value.strip().lower() in ('true', 'false'):
+            found[key] = value.strip().lower() == 'true'
+        elif key != 'escalate' and isinstance(value, str) and value.strip().isdigit():
+            found[key] = int(value.strip())
+        elif key != 'escalate' and _whole(value) is not None:
+            found[key] = _whole(value)
+    return found
+
+
+def _whole(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value >= 0:
+        return int(value)
+    return None
+
+
+def _loads(text):
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data.get('vergeos.power') == MARK else None
 
 
 def parse_description(text):
     """Return (opened, note) from a record's tag description; (None, '') when it is not one of ours (edited by hand)."""
+    data = _loads(text) or {}
+    return _whole(data.get('opened')), str(data.get('note') or '')
+
+
+def parse_round_trip(text):
+    """Return the round trip's fields of a record's description: version, kind, phase, since, owner, policy.
+
+    A version 1 record (or one edited by hand) has no phase: ``phase`` None, which the playbooks
+    treat as "anything may have happened": the restore still powers its VMs on.
+    """
+    data = _loads(text) or {}
+    phase = data.get('phase')
+    version = data.get('version')
+    return {'version': version if isinstance(version, int) and not isinstance(version, bool) else None,
+            'kind': str(data.get('kind') or KIND), 'phase': phase if phase in PHASES else None, 'since': _whole(data.get('since')),
+            'owner': str(data.get('owner') or ''), 'policy': clean_policy(data.get('policy'))}
+
+
+CLOSED_MARK = 'maintenance record closed'
+
+
+def closed_description(closed, record):
+    """Return the description of a record's CLOSED_SUFFIX sibling: when it was last closed, and who had opened it and when."""
+    return _dumps({'vergeos.power': CLOSED_MARK, 'version': FORMAT_VERSION, 'closed': int(closed), 'opened': record.get('opened'),
+                   'owner': record.get('owner') or '', 'note': record.get('note') or ''})
+
+
+def parse_closed(text):
+    """Return {at, opened, owner, note} of a CLOSED_SUFFIX sibling's description; None when it is not one of ours."""
     try:
         data = json.loads(text) if isinstance(text, str) else None
     except ValueError:
         data = None
-    if not isinstance(data, dict) or data.get('vergeos.power') != MARK:
-        return None, ''
-    opened = data.get('opened')
-    return (opened if isinstance(opened, int) and not isinstance(opened, bool) else None), str(data.get('note') or '')
+    if not isinstance(data, dict) or data.get('vergeos.power') != CLOSED_MARK:
+        return None
+    return {'at': _whole(data.get('closed')), 'opened': _whole(data.get('opened')), 'owner': str(data.get('owner') or ''),
+            'note': str(data.get('note') or '')}
 
 
 def _one(rows, what):
@@ -87,9 +171,9 @@ def _one(rows, what):
 
 
 def find_category(client):
-    """Return the record category's row, or None when no record was ever opened on this system."""
+    """Return the record category's row (with ``taggable_vms``), or None when no record was ever opened on this system."""
     attempted = 'reading the tag category %s' % CATEGORY
-    rows = list_rows(client, 'tag_categories', ('$key', 'name'), filter_text=condition('name', 'eq', CATEGORY), sort=None,
+    rows = list_rows(client, 'tag_categories', CATEGORY_FIELDS, filter_text=condition('name', 'eq', CATEGORY), sort=None,
                      page_size=0, attempted=attempted)
     check_rows_match(rows, 'name', [CATEGORY], 'tag_categories', attempted)
     return _one(rows, 'tag categories called %s' % CATEGORY)
@@ -103,6 +187,9 @@ def find_tags(client, category, names=None):
     rows = read_by_keys(client, 'tags', TAG_FIELDS, [vm_key(category['$key'])], field='category', attempted=attempted)
     if names is not None:
         rows = [row for row in rows if row.get('name') in set(names)]
+    else:
+        # Records only: a sibling tag (its name outside the record name rule) is not a record.
+        rows = [row for row in rows if isinstance(row.get('name'), str) and NAME_RULE.match(row['name'])]
     return sorted(rows, key=lambda row: (str(row.get('name')), str(row.get('$key'))))
 
 
@@ -129,9 +216,10 @@ def describe_records(client, tags, members):
         opened, note = parse_description(tag.get('description'))
         recorded = sorted(members.get(vm_key(tag['$key']), {}))
         vms = [_vm_entry(rows[vm_id]) for vm_id in recorded if vm_id in rows]
-        records.append({'name': tag.get('name'), 'open': True, 'opened': opened if opened is not None else tag.get('created'),
-                        'note': note, 'tag_id': vm_key(tag['$key']), 'ids': recorded, 'vms': vms,
-                        'vanished_ids': [vm_id for vm_id in recorded if vm_id not in rows]})
+        records.append(dict({'name': tag.get('name'), 'open': True, 'opened': opened if opened is not None else tag.get('created'),
+                             'note': note, 'tag_id': vm_key(tag['$key']), 'ids': recorded, 'vms': vms,
+                             'vanished_ids': [vm_id for vm_id in recorded if vm_id not in rows], 'last_closed': None},
+                            **parse_round_trip(tag.get('description'))))
     return records
 
 
@@ -140,9 +228,10 @@ def _vm_entry(row):
     return {'id': row.get('$key'), 'name': row.get('name'), 'power_state': power_state_of(status), 'status': status}
 
 
-def closed_record(name):
-    """Return the record dict of a record that is not (or no longer) open."""
-    return {'name': name, 'open': False, 'opened': None, 'note': '', 'tag_id': None, 'ids': [], 'vms': [], 'vanished_ids': []}
+def closed_record(name, last_closed=None):
+    """Return the record dict of a record that is not (or no longer) open; ``last_closed`` from its CLOSED_SUFFIX sibling."""
+    return {'name': name, 'open': False, 'opened': None, 'note': '', 'tag_id': None, 'ids': [], 'vms': [], 'vanished_ids': [],
+            'version': None, 'kind': KIND, 'phase': None, 'since': None, 'owner': '', 'policy': {}, 'last_closed': last_closed}
 
 
 def read_records(client, names=None):
@@ -155,40 +244,72 @@ def read_records(client, names=None):
 
 
 def read_record(client, name):
-    """Return one record (``open`` false when there is none of that name)."""
-    found = read_records(client, [name])
-    return found[0] if found else closed_record(name)
+    """Return one record (``open`` false when there is none of that name, with ``last_closed`` when it was closed before)."""
+    category = find_category(client)
+    if category is None:
+        return closed_record(name)
+    tags = find_tags(client, category, [name, name + CLOSED_SUFFIX])
+    closed = _one([tag for tag in tags if tag.get('name') == name + CLOSED_SUFFIX], 'closing marks of %s' % name)
+    last_closed = parse_closed(closed.get('description')) if closed else None
+    records = [tag for tag in tags if tag.get('name') == name]
+    if not records:
+        return closed_record(name, last_closed)
+    found = describe_records(client, records, read_members(client, records))[0]
+    found['last_closed'] = last_closed
+    return found
 
 
-def _is_conflict(exc):
-    return exc.status == 409
+def cannot_tag_vms(category):
+    """Whether a category row says its tags cannot be put on VMs (``taggable_vms`` false; a row without the column: unknown, no)."""
+    value = category.get('taggable_vms') if category else None
+    return value is not None and not value
 
 
 class _Writer:
-    """The record's writes, each pursued through faults (``pursuit.Pursuit``) and counted as done on a 409."""
+    """The record's writes, each pursued through faults (``pursuit.Pursuit``); a refusal counts as done only when read back."""
 
     def __init__(self, client, persistence):
         self.client = client
         self.persistence = persistence
 
     def _pursue(self, write, seen, what):
-        def guarded():
-            try:
-                return write()
-            except VergeOSError as exc:
-                if _is_conflict(exc):
-                    return None
-                raise
-        return Pursuit(self.persistence).run(guarded, seen, what)[0]
+        return Pursuit(self.persistence).run(write, seen, what, shared=True)[0]
 
     def category(self):
         def write():
             self.client.post('tag_categories', {'name': CATEGORY, 'description': CATEGORY_DESCRIPTION, 'taggable_vms': True},
                              attempted='creating the tag category %s for the maintenance records' % CATEGORY)
+            return True
         self._pursue(write, lambda: find_category(self.client), 'the tag category exists')
         found = find_category(self.client)
         if found is None:
             raise VergeOSError('the tag category %s was created but VergeOS does not list it' % CATEGORY)
+        return found
+
+    def taggable(self, category):
+        """Return the category row with ``taggable_vms`` set, setting it when it is off; VergeOSError saying what to change if not."""
+        if not cannot_tag_vms(category):
+            return category
+        key = vm_key(category['$key'])
+
+        def write():
+            self.client.put('tag_categories/%s' % key, {'taggable_vms': True},
+                            attempted='allowing the tag category %s to tag VMs (taggable_vms)' % CATEGORY)
+            return True
+
+        def seen():
+            row = find_category(self.client)
+            return row if row is not None and not cannot_tag_vms(row) else None
+        try:
+            self._pursue(write, seen, 'the category may tag VMs')
+        except VergeOSError as exc:
+            raise VergeOSError('the tag category %s cannot tag VMs (taggable_vms is off), so no VM can be added to a maintenance record, '
+                               'and turning it on was refused (%s). In VergeOS, let the category %s tag VMs (taggable_vms), or run '
+                               'this once as a user who may edit tag categories; nothing was stopped'
+                               % (CATEGORY, exc, CATEGORY), exc.status, exc.attempted) from None
+        found = seen()
+        if found is None:
+            raise VergeOSError('the tag category %s still cannot tag VMs after taggable_vms was set; in VergeOS, let it tag VMs' % CATEGORY)
         return found
 
     def tag(self, category, name, description):
@@ -198,11 +319,34 @@ class _Writer:
         def write():
             self.client.post('tags', {'name': name, 'category': vm_key(category['$key']), 'description': description},
                              attempted='opening the maintenance record %s' % name)
+            return True
         self._pursue(write, seen, 'the record exists')
         found = seen()
         if found is None:
             raise VergeOSError('the maintenance record %s was created but VergeOS does not list it' % name)
         return found
+
+    def describe(self, tag, description, what):
+        """Rewrite a tag's description (the record's phase, or its closing mark); done when a read shows the new one."""
+        key = vm_key(tag['$key'])
+
+        def write():
+            self.client.put('tags/%s' % key, {'description': description}, attempted='%s (tag %s)' % (what, tag.get('name')))
+            return True
+
+        def seen():
+            rows = read_by_keys(self.client, 'tags', TAG_FIELDS, [key], attempted='reading the maintenance record %s' % tag.get('name'))
+            return bool(rows) and rows[0].get('description') == description
+        self._pursue(write, seen, 'the record says so')
+
+    def mark_closed(self, category, name, description):
+        """Write the record's closing mark (its sibling tag ``<name>+closed``), before the record's tag is deleted."""
+        sibling = name + CLOSED_SUFFIX
+        found = _one(find_tags(self.client, category, [sibling]), 'closing marks of %s' % name)
+        if found is None:
+            self.tag(category, sibling, description)
+        else:
+            self.describe(found, description, 'marking the maintenance record %s closed' % name)
 
     def add_member(self, tag, vm_id):
         member = '%s%d' % (TAG_MEMBER_PREFIX, vm_id)
@@ -210,15 +354,13 @@ class _Writer:
         def write():
             self.client.post('tag_members', {'tag': vm_key(tag['$key']), 'member': member},
                              attempted='adding VM %d to the maintenance record %s' % (vm_id, tag.get('name')))
+            return True
         self._pursue(write, lambda: vm_id in read_members(self.client, [tag])[vm_key(tag['$key'])], 'the VM is in the record')
 
     def delete(self, path, seen_gone, what, attempted):
         def write():
-            try:
-                self.client.delete(path, attempted=attempted)
-            except VergeOSError as exc:
-                if exc.status != 404:
-                    raise
+            self.client.delete(path, attempted=attempted)
+            return True
         self._pursue(write, seen_gone, what)
 
     def each(self, work, items):
@@ -244,29 +386,61 @@ def _diff(before, after):
             'after_header': 'record %s' % after['name']}
 
 
-def open_record(client, name, ids, *, note='', check_mode=False, clock=time.time, persistence=None):
+def _round_trip_changes(before, phase, owner, policy):
+    """Return the round-trip fields a call asks to change on an open record ({} when none): phase, owner, policy."""
+    wanted = {}
+    if phase is not None and before.get('phase') != phase:
+        wanted['phase'] = phase
+    if owner and before.get('owner') != owner:
+        wanted['owner'] = owner
+    if policy is not None and before.get('policy') != clean_policy(policy):
+        wanted['policy'] = clean_policy(policy)
+    return wanted
+
+
+def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None, check_mode=False, clock=time.time, persistence=None):
     """Open the record ``name`` with at least the VMs ``ids``; return (changed, record before, record after).
 
-    Never removes a VM from an open record, never rewrites its opening time or note.
+    Never removes a VM from an open record, never rewrites its opening time or note. ``phase``,
+    ``owner`` and ``policy``, when given, are written to the record's description (the round
+    trip's state, docs/maintenance.md); the phase's time is the controller's clock.
     In check mode nothing is sent; the record after is what it would be.
     """
     name = check_record_name(name)
+    if phase is not None and phase not in PHASES:
+        raise VergeOSError('phase must be one of %s, not %r' % (', '.join(PHASES), phase))
     wanted = unique(vm_key(value) for value in ids)
     before = read_record(client, name)
     missing = [vm_id for vm_id in wanted if vm_id not in before['ids']]
-    if before['open'] and not missing:
+    changes = _round_trip_changes(before, phase, owner, policy) if before['open'] else {}
+    if before['open'] and not missing and not changes:
         return False, before, before
+    now = int(clock())
     if check_mode:
-        after = dict(before, open=True, opened=before['opened'] or int(clock()), note=before['note'] if before['open'] else note,
+        after = dict(before, open=True, opened=before['opened'] or now, note=before['note'] if before['open'] else note,
                      ids=sorted(set(before['ids']) | set(missing)))
+        if not before['open']:
+            after.update(version=FORMAT_VERSION, phase=phase or 'opened', since=now, owner=owner or '', policy=clean_policy(policy))
+        after.update(changes, **({'since': now} if 'phase' in changes else {}))
         known = read_vms(client, missing) if missing else {}
         after['vms'] = sorted(before['vms'] + [_vm_entry(known[vm_id]) for vm_id in missing if vm_id in known], key=lambda vm: vm['id'])
         return True, before, after
     writer = _Writer(client, persistence or Persistence())
     category = find_category(client) or writer.category()
+    if missing:
+        category = writer.taggable(category)
     tag = _one(find_tags(client, category, [name]), 'maintenance records called %s' % name)
     if tag is None:
-        tag = writer.tag(category, name, record_description(clock(), note))
+        tag = writer.tag(category, name, record_description(now, note, phase=phase or 'opened', owner=owner, policy=policy))
+    else:
+        current = read_record(client, name)
+        changes = _round_trip_changes(current, phase, owner, policy)
+        if changes:
+            merged = dict({'phase': current.get('phase') or 'opened', 'owner': current.get('owner'), 'policy': current.get('policy')},
+                          **changes)
+            since = now if 'phase' in changes else current.get('since')
+            writer.describe(tag, record_description(current['opened'] or now, current['note'], since=since, **merged),
+                            'writing the phase %s of the maintenance record' % merged['phase'])
     writer.each(lambda vm_id: writer.add_member(tag, vm_id), missing)
     after = read_record(client, name)
     lost = [vm_id for vm_id in wanted if vm_id not in after['ids']]
@@ -276,11 +450,12 @@ def open_record(client, name, ids, *, note='', check_mode=False, clock=time.time
     return True, before, after
 
 
-def close_record(client, name, ids=None, *, check_mode=False, persistence=None):
+def close_record(client, name, ids=None, *, check_mode=False, persistence=None, clock=time.time):
     """Close the record ``name`` for the VMs ``ids`` (None: for all); return (changed, record before, record after).
 
-    The VMs' memberships are removed; the tag goes when no VM is left in it. Closing a
-    record that is not open changes nothing.
+    The VMs' memberships are removed; the tag goes when no VM is left in it, and the record's
+    sibling ``<name>+closed`` then says when (a relaunch of the finished job reads it and stops
+    nothing again). Closing a record that is not open changes nothing.
     """
     name = check_record_name(name)
     before = read_record(client, name)
@@ -304,6 +479,7 @@ def close_record(client, name, ids=None, *, check_mode=False, persistence=None):
                       'the VM left the record', 'removing VM %d from the maintenance record %s' % (vm_id, name))
     writer.each(remove, [vm_id for vm_id in leaving if vm_id in members])
     if not staying:
+        writer.mark_closed(find_category(client), name, closed_description(clock(), before))
         writer.delete('tags/%s' % before['tag_id'], lambda: read_record(client, name)['open'] is False, 'the record is closed',
                       'closing the maintenance record %s' % name)
     return True, before, read_record(client, name)

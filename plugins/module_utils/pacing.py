@@ -2,26 +2,61 @@
 # Copyright: vergeos.power contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Adaptive pacing of one client's requests: slow down when VergeOS throttles, speed up as answers come back.
+"""Adaptive pacing of one client's requests: find the rate VergeOS admits and send at it.
 
 VergeOS answers a client over its API rate limit by dropping the connection (its
 Go SDK's notes), proxies answer 429. A 429 is a throttle signal on its own; a
 dropped connection is one when drops come together (at least ``DROP_SHARE`` of the
 last ``WINDOW`` requests), as they do when a rate limit bites, and not when a lossy
-network loses the odd request.
+network loses the odd request. Once the pacer paces (a limit was met), two drops
+among the last ``WINDOW`` requests are enough (``PACED_DROPS``), while the client is
+busy (it sent at least ``BUSY`` of its pace over the last second): a probe above the
+limit is caught after few refusals, and a lone lost request, or one lost between
+poll rounds, is still the network.
 
-On a signal (at most one a second, so one overload counts once) the pacer first
-halves the requests it lets the engine have in flight at once (``concurrency``,
-``MAX_CONCURRENCY`` at most), and once that is one, halves the pace: the rate of the
-last second (multiplicative decrease). Every answer after that raises the pace a
-little (additive increase, ``INCREASE`` requests per second for each second of
-answers) until it is far enough above anything seen to count as no limit again, and
-every ``WINDOW`` answers in a row without a signal give back one request in flight.
-``max_rate`` caps the pace for users who know their system's limit.
+The law, and why. A rate limit is a token bucket on the server: ``burst`` requests
+at once, then ``rate`` a second. What the server admits is the only measure of its
+rate; what the client sent is not (sending twice the limit gets the limit admitted
+and the rest refused), so refused requests never count as throughput.
 
-It is per client, and so per task process: several forks (hosts) each pace their own
-requests, and their rates add up at the server. It is thread-safe: the engine sends
-the actions of many VMs from several threads.
+- **Cut to the admitted rate.** On a signal the pace becomes the rate of answers
+  (not refusals) over the last second. When a refusal already came earlier in that
+  second, at least ``MIN_GAP`` before, the bucket was empty then and is empty now,
+  so the answers between the two refusals (``MIN_ANSWERS`` at least) over the time between them are the
+  server's rate itself, without the burst it had saved up, provided the client sent
+  without a pause in between (a pause lets the bucket refill): that is the measure
+  then (so is the time since the last cut, when no Retry-After came between; after
+  one, the burst the server showed at the first overload, ``burst``, and the time it
+  took are taken out of the count), the pacer calls it the *measured limit*, and it
+  paces at ``HEADROOM`` of it so that the bucket refills a little and jitter in the
+  sends is not refused. A signal counts once per overload: a refusal of a request
+  sent before the last cut says nothing about the new pace (it only dates the
+  bucket's emptiness).
+- **Grow smoothly, probe only after a quiet period.** With a measured limit the
+  growth is CUBIC-like: the pace holds for ``HOLD`` seconds after the cut (the quiet
+  period; ``PROBE_AFTER`` Retry-Afters once one came, since a failed probe then costs
+  one), then rises as the cube of the time since (``CUBIC`` of the pace per
+  second cubed): slowly just above the measured limit, where the last overload was,
+  faster the longer no signal comes (the limit may have risen). Additive growth
+  would probe at the same speed right at the limit (refusals) as far from it (lost
+  capacity); a cube spends its time near the limit and leaves it quickly once past
+  it without trouble. Without a measured limit (the first cut after a burst, when
+  the last second's answers are mostly the burst) the admitted rate is only a lower
+  bound, so the pace doubles every ``DOUBLING`` seconds after a ``QUIET`` period
+  until the next signal measures the limit.
+- **Retry-After is the pacer's.** A 429's ``Retry-After`` stops every request of
+  this client until it expires (at most ``MAX_RETRY_AFTER`` seconds), not only the
+  resend of the request it answered; a request already waiting for its turn takes
+  a new one. The law's clock starts again when it expires.
+- **Credit after a pause.** The pace is a token bucket of the client's own: after
+  a pause (a Retry-After, a wait between poll rounds) up to ``CREDIT`` of the
+  server's burst goes out at once, as the server's bucket refilled meanwhile.
+
+``max_rate`` (``max_requests_per_second``) caps the pace whatever the law says. Far
+above anything seen (``UNLIMITED_ABOVE``) the pacer stops pacing. It is per client,
+and so per task process: several forks (hosts) each pace their own requests, and
+their rates add up at the server. It is thread-safe: the engine sends the actions
+of many VMs from several threads (up to ``concurrency`` at once).
 """
 
 from __future__ import annotations
@@ -31,31 +66,64 @@ import threading
 import time
 
 MIN_RATE = 1.0
-INCREASE = 5.0
 # Above this pace (requests per second) the pacer stops pacing: no limit was near.
 UNLIMITED_ABOVE = 1000.0
-CUT_COOLDOWN = 1.0
-# Dropped connections count as throttling when they are at least this share of the last WINDOW requests.
+# Dropped connections count as throttling, before any pacing, when they are at least this share of the last WINDOW requests.
 WINDOW = 20
 DROP_SHARE = 0.2
+# Once pacing, a dropped connection is a signal when it is not alone among the last WINDOW requests.
+PACED_DROPS = 2
+# ... and the client sent at least this share of its pace over the last second (busy, not between poll rounds).
+BUSY = 0.25
+# Requests the engine may have in flight at once (the pace, not this, is what a throttle changes).
 MAX_CONCURRENCY = 8
+# The admitted rate is counted over this many seconds.
+SPAN = 1.0
+# Two refusals at least this far apart (within SPAN), with at least MIN_ANSWERS answers between, measure the server's rate.
+MIN_GAP = 0.5
+MIN_ANSWERS = 8
+# Share of a measured limit paced at, so the server's bucket refills a little.
+HEADROOM = 0.95
+# After a cut to a measured limit: seconds held, then growth of CUBIC of the pace per second cubed.
+HOLD = 1.0
+CUBIC = 0.4
+# After a cut without a measured limit: seconds held, then the pace doubles every DOUBLING seconds.
+QUIET = 0.25
+DOUBLING = 0.5
+MAX_RETRY_AFTER = 30.0
+# After a Retry-After, a probe above a measured limit waits at least this many of them.
+PROBE_AFTER = 3.0
+# Share of the server's burst (as it showed) sent at once after a pause: the server's bucket refilled meanwhile.
+CREDIT = 0.5
 
 
 class Pacer:
-    """Paces requests: call ``before()`` before each send, then ``answered()`` or ``throttled()``."""
+    """Paces requests: ``ticket = before()`` before each send, then ``answered(ticket)`` or ``throttled(..., ticket=ticket)``."""
 
     def __init__(self, max_rate=None, *, clock=time.monotonic, sleep=time.sleep, concurrency=MAX_CONCURRENCY):
         self.max_rate = float(max_rate) if max_rate else None
         self.rate = None  # None: no throttle seen (or recovered): only max_rate paces
+        self.limit = None  # the measured limit (requests per second), once two refusals measured it
         self.concurrency = self.max_concurrency = max(1, int(concurrency))
         self.throttle_signals = 0
+        self.blocked_until = None  # no request before this moment (a Retry-After)
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         self._next_at = None
-        self._recent = collections.deque()
+        self._admitted = collections.deque()  # when answers came back (within SPAN)
+        self._refused = collections.deque()  # when refusals came back (within SPAN)
+        self._sends = collections.deque()  # when requests were let go (within SPAN)
         self._outcomes = collections.deque(maxlen=WINDOW)  # True: a dropped connection or a 429
-        self._clean = 0  # answers since the last signal
-        self._last_cut = None
+        self._cut_at = None
+        self._cut_rate = None
+        self._block_end = None
+        self._answers = self._answers_at_cut = 0  # answers ever, and at the last cut
+        self._longest_retry_after = 0.0
+        self._last_send = self._busy_since = None  # the last send, and the first of the sends since the last second's pause
+        self._sending_since = None  # the first of the sends since the last pause of more than MIN_GAP (or two turns)
+        self._burst_took = 0.0
+        self._epoch = 0  # counts cuts and Retry-Afters: a turn taken before one is taken again
+        self.burst = None  # the answers of the second before the first overload: the server's burst, as far as it shows
 
     def pace(self):
         """Return the requests per second the pacer holds to now (None: not pacing)."""
@@ -63,55 +131,135 @@ class Pacer:
         return min(limits) if limits else None
 
     def before(self):
-        """Wait, if needed, so that requests go out at the current pace; note the send."""
-        with self._lock:
-            pace = self.pace()
-            now = self._clock()
-            wait = 0.0
-            if pace is not None:
-                turn = max(now, self._next_at or now)
-                wait = turn - now
-                self._next_at = turn + 1.0 / pace
-            self._recent.append(now + wait)
-            while self._recent and self._recent[0] < now - 1.0:
-                self._recent.popleft()
-        if wait > 0:
-            self._sleep(wait)
+        """Wait, if needed, for the pace and any Retry-After; note the send; return its ticket (the moment it goes out).
 
-    def answered(self):
-        """An answer came back (whatever its status, but 429): raise the pace a little."""
+        A cut or a Retry-After that comes while a request waits for its turn gives it a new turn: nothing
+        reserved before goes out at the old pace or inside the Retry-After.
+        """
+        while True:
+            with self._lock:
+                now = self._clock()
+                if self._last_send is None or now - self._last_send > SPAN:
+                    self._busy_since = now
+                pace = self.pace()
+                if self._last_send is None or now - self._last_send > max(MIN_GAP, 2.0 / pace if pace else 0.0):
+                    self._sending_since = now  # a pause: the server's bucket refilled, what came before measures nothing
+                self._last_send = now
+                self._sends.append(now)
+                while self._sends[0] <= now - SPAN:
+                    self._sends.popleft()
+                turn = max(now, self.blocked_until or now)
+                pace = self.pace()
+                if pace is not None:
+                    # The pace as a token bucket of our own (a virtual scheduling): up to credit() requests at once after a pause.
+                    tolerance = (self.credit() - 1) / pace
+                    turn = max(turn, (self._next_at or turn) - tolerance)
+                    self._next_at = max(self._next_at or turn, turn) + 1.0 / pace
+                epoch = self._epoch
+            if turn <= now:
+                return turn
+            self._sleep(turn - now)
+            with self._lock:
+                if self._epoch == epoch:
+                    return turn
+
+    def credit(self):
+        """Return how many requests may go at once after a pause: half the burst the server showed (1 before any overload)."""
+        return max(1.0, CREDIT * self.burst) if self.burst else 1.0
+
+    def _forget(self, now):
+        for moments in (self._admitted, self._refused):
+            while moments and moments[0] <= now - SPAN:
+                moments.popleft()
+
+    def answered(self, ticket=None):
+        """An answer came back (whatever its status, but 429): it counts as admitted, whenever ``ticket`` sent it; the pace grows."""
+        del ticket  # every answer counts: the ticket is part of the protocol for throttled()
         with self._lock:
+            now = self._clock()
+            self._admitted.append(now)
+            self._answers += 1
             self._outcomes.append(False)
-            self._clean += 1
-            if self._clean >= WINDOW and self.concurrency < self.max_concurrency:
-                self.concurrency += 1
-                self._clean = 0
+            self._forget(now)
             if self.rate is None:
                 return
-            self.rate += INCREASE / self.rate
+            self.rate = max(self.rate, self._grown(now))
             if self.rate > UNLIMITED_ABOVE:
-                self.rate = None
+                self.rate = self.limit = self._cut_at = self._cut_rate = self.burst = None
 
-    def throttled(self, explicit=True):
-        """A 429 (``explicit``) or a dropped connection: fewer requests in flight, then a slower pace (once per overload).
+    def _grown(self, now):
+        """Return the pace the law gives ``now`` after the last cut (never below the pace of the cut)."""
+        # Time under a Retry-After is no evidence: the law's clock starts when the last one ended.
+        since = now - max(self._cut_at, self.blocked_until or self._cut_at)
+        if self.limit is not None:
+            # A probe that fails under 429 costs a Retry-After of silence: probe less often there.
+            hold = max(HOLD, PROBE_AFTER * self._longest_retry_after)
+            if since <= hold:
+                return self._cut_rate
+            return self._cut_rate * (1.0 + CUBIC * (since - hold) ** 3)
+        if since <= QUIET:
+            return self._cut_rate
+        return self._cut_rate * 2.0 ** ((since - QUIET) / DOUBLING)
 
-        A dropped connection counts only when drops are frequent (DROP_SHARE of the last WINDOW).
+    def throttled(self, explicit=True, retry_after=None, ticket=None):
+        """A 429 (``explicit``) or a dropped connection to the request sent at ``ticket``: the pace is cut (once per overload).
+
+        ``retry_after`` (seconds, a 429's header) holds every request of this client until it expires.
+        A dropped connection counts only when drops are frequent (DROP_SHARE of the last WINDOW; PACED_DROPS once pacing).
         """
         with self._lock:
-            self._outcomes.append(True)
-            if not explicit and sum(self._outcomes) < DROP_SHARE * WINDOW:
-                return
-            self.throttle_signals += 1
-            self._clean = 0
             now = self._clock()
-            if self._last_cut is not None and now - self._last_cut < CUT_COOLDOWN:
+            previous_block = self._block_end
+            if retry_after is not None and retry_after > 0:
+                wait = min(float(retry_after), MAX_RETRY_AFTER)
+                self._longest_retry_after = max(self._longest_retry_after, wait)
+                self.blocked_until = self._block_end = max(self.blocked_until or now, now + wait)
+                self._epoch += 1
+            self._outcomes.append(True)
+            self._forget(now)
+            earlier = self._refused[0] if self._refused else None
+            self._refused.append(now)
+            if not explicit and sum(self._outcomes) < (PACED_DROPS if self.rate is not None else DROP_SHARE * WINDOW):
                 return
-            self._last_cut = now
-            if self.concurrency > 1:
-                self.concurrency = max(1, self.concurrency // 2)
-                return
-            observed = sum(1 for moment in self._recent if now - 1.0 <= moment <= now)
-            current = min(self.rate or float('inf'), float(max(observed, 1)))
-            self.rate = max(MIN_RATE, current / 2.0)
-            # The next request waits its turn at the new pace, counted from now.
-            self._next_at = max(self._next_at or now, now + 1.0 / self.rate)
+            if not explicit and self.rate is not None and len(self._sends) < BUSY * self.pace() * SPAN:
+                return  # drops while the client sends far below its pace: the network, not the limit
+            if ticket is not None and self._cut_at is not None and ticket <= self._cut_at:
+                return  # sent before the last cut: the same overload
+            self.throttle_signals += 1
+            self._cut(now, earlier, previous_block)
+
+    def _cut(self, now, earlier, block_end):
+        """Cut the pace to the rate admitted; a refusal ``earlier`` in the last second may measure the limit itself."""
+        bounds = []
+        # Empty at both refusals: what came in between is at most the server's rate (exactly, unless its bucket overflowed).
+        busy = self._sending_since if self._sending_since is not None else now
+        if earlier is not None and now - earlier >= MIN_GAP and busy <= earlier:
+            bounds.append((sum(1 for moment in self._admitted if moment > earlier), now - earlier))
+        if self._cut_at is not None and now - self._cut_at >= MIN_GAP:
+            if block_end is None or block_end <= self._cut_at:
+                if busy <= self._cut_at:  # sent without a pause since: the bucket stayed empty
+                    bounds.append((self._answers - self._answers_at_cut, now - self._cut_at))
+            elif self.burst is not None and now - block_end - self._burst_took >= MIN_GAP and busy <= block_end + MIN_GAP:
+                # A Retry-After since: the bucket filled meanwhile, at most to the burst the server showed, which was the
+                # server's burst and its rate over the time that burst took.
+                bounds.append((self._answers - self._answers_at_cut - self.burst, now - block_end - self._burst_took))
+        # A handful of answers measures the round trip more than the server's rate: too few, and the simpler law holds.
+        rates = [count / seconds for count, seconds in bounds if count >= MIN_ANSWERS]
+        measured = max(rates) if rates else None
+        if measured is not None:
+            self.limit = max(MIN_RATE, measured)
+            rate = HEADROOM * self.limit
+        else:
+            rate = len(self._admitted) / SPAN
+            if self.burst is None:
+                # The first overload: what got through in the second before it is the server's burst (and its rate meanwhile).
+                self.burst = len(self._admitted)
+                self._burst_took = max(0.0, now - self._busy_since) if self._busy_since is not None else 0.0
+            current = self.pace()
+            if current is not None:
+                rate = min(rate, current)
+        self.rate = self._cut_rate = max(MIN_RATE, rate)
+        self._cut_at, self._answers_at_cut = now, self._answers
+        self._epoch += 1
+        # The server's bucket is empty: the next request waits its turn at the new pace, with no credit, counted from now.
+        self._next_at = now + 1.0 / self.rate + (self.credit() - 1) / self.rate

@@ -26,6 +26,11 @@ A VM's record moves through named modes:
 - MARK: ``unsafe_mark_stopped`` after a kill that did not stop the VM.
 - DONE: finished (``failed``, ``timed_out`` and ``msg`` say how).
 
+A power-on that VergeOS acknowledges but never carries out (recorded on a real system that
+lacked the resources: 201, and the VM stays off) is waited for and never sent again: the
+deadline reports it as a start that never began, decided from the phases read (never from
+``status_info``, whose wording is unknown).
+
 Deadlines: a VM's deadline starts at its first acknowledged action or the first read
 that shows it heading where it was asked, whichever comes first, and never restarts
 (a resend does not move it): throttling never shortens a guest's graceful window. An
@@ -41,10 +46,10 @@ from dataclasses import dataclass, field, replace
 from ansible_collections.vergeos.power.plugins.module_utils.capacity import PREFLIGHT_MODES
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.plan import (
-    ACT, GUEST_REBOOTS, NOOP, REFUSE, RESTART_METHODS, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of,
+    ACT, GUEST_REBOOTS, NOOP, OFF, ON, REFUSE, RESTART_METHODS, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of,
     plan_power, reached,
 )
-from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
+from ansible_collections.vergeos.power.plugins.module_utils.retry import backoff, is_transient
 
 ON_TIMEOUT = ('fail', 'report', 'force')
 DEFAULT_WAIT_TIMEOUT = 300
@@ -266,9 +271,7 @@ def _start_deadline(record, now):
 
 def resend_delay(sends, retry_after, rand):
     """Return the wait before send number ``sends + 1``: exponential with jitter, or the server's Retry-After if longer."""
-    ceiling = min(RESEND_CAP, RESEND_BASE * (2 ** max(0, sends - 1)))
-    delay = ceiling / 2 + ceiling / 2 * rand()
-    return max(delay, retry_after or 0.0)
+    return max(backoff(sends - 1, RESEND_BASE, RESEND_CAP, rand), retry_after or 0.0)
 
 
 def _agent_missing(record, row):
@@ -474,6 +477,10 @@ def _maybe_late(record, row, now, options):
     elif is_queued(row):
         reason = ('not %s by the deadline: VergeOS queued the start until resources free up (it may still start later, unless '
                   'powered off); last seen: %s' % (record.target, _status_words(row)))
+    elif _start_never_began(record, row):
+        reason = ('not running by the deadline: VergeOS accepted the power-on but the VM never showed starting (VergeOS was recorded '
+                  'accepting a start it lacked the resources for and leaving the VM off); the power-on was not sent again; last '
+                  'seen: %s' % _status_words(row))
     else:
         reason = 'not %s by the deadline; last seen: %s' % (record.target, _status_words(row))
     if (options.unsafe_mark_stopped and options.state == 'stopped' and 'kill' in record.actions
@@ -485,6 +492,12 @@ def _maybe_late(record, row, now, options):
     if options.on_timeout == 'force' and not record.escalated:
         return _plan(replace(record, mode=ESCALATE), row, now, options)
     return _timed_out(record, now, options, reason), NOTHING
+
+
+def _start_never_began(record, row):
+    """Whether an acknowledged power-on left the VM off without one read showing it starting or on (decided from phases only)."""
+    return (record.action == 'poweron' and 'poweron' in record.actions and record.target in ('running', 'restarted')
+            and phase_of(row.get('status'), row.get('running')) == OFF and not record.seen & {STARTING, ON})
 
 
 def _timed_out(record, now, options, reason):
@@ -525,8 +538,20 @@ def after_failed_read(record, now, error, options):
                   timed_out=record.deadline is not None)
 
 
+# While VMs wait for a slot of the window, the engine reads again when a slot is expected to free, but never sooner than this.
+MIN_SLOT_INTERVAL = 0.2
+
+
 def next_event(records, now, options):
-    """Return when the engine should read again: the next poll, sooner for a resend or a deadline that falls earlier."""
+    """Return when the engine should read again: the next poll, sooner for a resend, a deadline or a slot expected to free.
+
+    ``records``: every VM's record, finished ones too (their times are what a slot is expected from).
+    While a VM waits for a slot of the window, the slot of a VM in flight is expected to free
+    when the shortest time a finished VM took from its acknowledgement to done (its guest's
+    observed boot) has passed since that VM's acknowledgement; the read is then no sooner
+    than ``MIN_SLOT_INTERVAL`` from now, and never later than the poll. A VM slower than
+    expected is read again at the poll, not every ``MIN_SLOT_INTERVAL``.
+    """
     wake = now + options.poll_interval
     for record in records:
         if record.done:
@@ -534,6 +559,20 @@ def next_event(records, now, options):
         for moment in (record.next_send if record.mode == SEND and record.sends else None, record.deadline):
             if moment is not None and now < moment < wake:
                 wake = moment
+
+    def windowed(record):
+        return record.action is not None and options.window_for(record.action) is not None and not record.escalated and \
+            record.deadline is not None
+
+    if any(not record.done and record.mode == SEND and record.sends == 0 and record.action is not None
+           and options.window_for(record.action) is not None for record in records):
+        took = [record.finished - (record.deadline - record.timeout) for record in records
+                if record.done and not record.failed and record.finished is not None and record.actions and windowed(record)]
+        frees = [record.deadline - record.timeout + max(0.0, min(took)) for record in records
+                 if took and not record.done and record.mode == WAIT_MODE and windowed(record)]
+        frees = [moment for moment in frees if moment > now]  # one later than expected is read at the poll, not over and over
+        if frees:
+            wake = min(wake, max(min(frees), now + MIN_SLOT_INTERVAL))
     return wake
 
 

@@ -20,7 +20,8 @@ Every decision is ``policy.decide`` (pure); the engine only reads, sends and wai
   takes the slot in the same round; by default the window (20) limits power-ons and
   restarts only;
 - a sleep until the next round: the poll interval, sooner when a resend's backoff or
-  a deadline falls earlier.
+  a deadline falls earlier, or, while VMs wait for a slot of the window, when a slot is
+  expected to free (the guests' observed boot times, ``policy.next_event``).
 
 A failed read costs a round, not the VMs it covered (``policy.after_failed_read``).
 """
@@ -223,6 +224,8 @@ def power_vms(client, options, *, selection=None, max_targets=DEFAULT_MAX_TARGET
     warnings = options.warnings()
     if preflight.get('misfits') and not preflight.get('refused'):
         warnings.append(describe_misfits(preflight))
+    if preflight.get('skipped') and not preflight.get('refused'):
+        warnings.append(preflight['reason'])
     if warnings:
         result['warnings'] = warnings
     result['preflight'] = preflight
@@ -244,9 +247,15 @@ def _preflight(ops, rows, options):
     starts = _starts(rows, options)
     if not starts:
         return {'checked': False, 'reason': 'no VM to power on'}
-    nodes = ops.capacity()
+    try:
+        nodes = ops.capacity()
+    except VergeOSError as exc:
+        # Advisory: a user who may not read the nodes (403), or a read that fails, costs the check, not the start.
+        what = (exc.attempted or 'reading the nodes').replace('reading ', '', 1)
+        detail = exc.message if exc.status is None else 'HTTP %s: %s' % (exc.status, exc.message)
+        return _unchecked(options, 'could not read %s (%s)' % (what, detail))
     if not any(node['ram'] for node in nodes):
-        return {'checked': False, 'reason': 'the nodes show no RAM to check against'}
+        return _unchecked(options, 'the nodes show no RAM to check against')
     preferred = options.preferred_node
     if isinstance(preferred, str) and preferred.strip().isdigit():
         preferred = int(preferred)
@@ -257,14 +266,23 @@ def _preflight(ops, rows, options):
     return result
 
 
+def _unchecked(options, why):
+    """Return the pre-flight result of a check that could not be made: a warning with preflight=warn, a refusal with refuse."""
+    if options.preflight == 'refuse':
+        return {'checked': False, 'skipped': True, 'refused': True, 'misfits': [], 'reason': 'pre-flight refused: %s' % why}
+    return {'checked': False, 'skipped': True, 'reason': 'pre-flight skipped: %s; the VMs are started unchecked' % why}
+
+
 def _refused(records, rows, options, preflight, *, single, check_mode):
-    """The pre-flight refused the task: every VM fails before anything is sent, the misfits saying why."""
+    """The pre-flight refused the task: every VM fails before anything is sent, the misfits (or the unread nodes) saying why."""
     why = {vm['id']: vm for vm in preflight['misfits']}
     finished = []
     for record in records:
         misfit = why.get(record.key)
         if misfit:
             msg = 'pre-flight refused (preflight=refuse): %s; short by %d MB' % (misfit['why'], misfit['short_by_mb'])
+        elif preflight.get('skipped'):
+            msg = '%s; nothing was sent (preflight=refuse)' % preflight['reason']
         else:
             msg = 'not sent: the pre-flight refused the task (%d VM(s) do not fit; preflight=refuse)' % len(why)
         finished.append(finish(record, record.started, msg, failed=True))
@@ -339,7 +357,8 @@ class _Engine:
                 return [records[key] for key in order]
             if self.progress is not None:
                 self.progress(progress_report(list(records.values()), self.latest, self.clock(), self._throttled()))
-            wake = next_event([records[key] for key in active], now, self.options)
+            # Every record: the finished ones' times tell when a slot of the window is expected to free.
+            wake = next_event(list(records.values()), now, self.options)
             pause = wake - self.clock()
             if pause > 0:
                 self.sleep(pause)

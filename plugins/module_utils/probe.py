@@ -12,11 +12,18 @@ Every request is a GET through the client. Each check answers a value and a deta
 - ``key_type``: ``$key`` and ``machine`` of ``vms`` rows - ``int``, ``string`` or ``mixed``;
 - ``error_body``: the body of a harmless bad request (a VM key 0) - ``text``, ``flag``, ``nested`` or ``other``;
 - ``default_fields``: a VM read by key without ``fields`` - ``all`` (every column of ``fields=most``) or ``short``;
-- ``traversed_filters``: ``machine#status#status eq 'running'`` on ``vms`` - ``works``, ``refused`` or ``ignored``.
+- ``traversed_filters``: ``machine#status#status eq 'running'`` on ``vms`` - ``works``, ``refused`` or ``ignored``;
+- ``status_key``: the ``$key`` of running VMs' status rows against their machine keys - ``equal``, ``differs`` or ``mixed``;
+- ``maintenance_category``: ``taggable_vms`` of the maintenance records' tag category - ``taggable``, ``not_taggable``
+  (the collection sets it when the user may) or ``unknown`` (no such category yet, or no such column);
+- ``preflight_reads``: the two reads of the power-on pre-flight (``nodes`` with their RAM, the running machines'
+  status rows) - ``works``, ``refused`` (403 and the like: the pre-flight is skipped with a warning) or ``unknown``.
 
-A check that cannot be made says ``error`` (``unknown`` when the answer cannot tell, for example too few rows) and
-never fails the module: only a system that cannot be reached, or refuses the login, does. docs/real-systems.md says
-what the collection does about each answer.
+POST receipts are not probed (the probe never writes); the client reads their keys as numbers whatever their type.
+
+A check that cannot be made says ``error``; one whose answer cannot tell (too few rows, no tag member, no running
+VM) says ``unknown``, never ``works``. No check fails the module: only a system that cannot be reached, or refuses the
+login, does. docs/real-systems.md says what the collection does about each answer.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ import json
 
 from ansible_collections.vergeos.power.plugins.module_utils.argspec import connection_argument_spec
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError, shorten
+from ansible_collections.vergeos.power.plugins.module_utils.maintenance import CATEGORY
 from ansible_collections.vergeos.power.plugins.module_utils.query import condition
-from ansible_collections.vergeos.power.plugins.module_utils.tasks import _guarded
+from ansible_collections.vergeos.power.plugins.module_utils.tasks import run_guarded
 from ansible_collections.vergeos.power.plugins.module_utils.vms import NOT_SNAPSHOT
 
 # Rows read per listing: enough to see an order or a mix of key types, cheap on a large system.
@@ -36,8 +44,8 @@ SYSTEM_FIELDS = ('yb_version', 'os_version', 'cloud_name')
 ERROR = 'error'
 # The answer cannot tell (too few rows).
 UNKNOWN = 'unknown'
-# The answers of a request VergeOS found wrong: the behaviour asked for is not supported.
-REFUSING_STATUSES = (400, 422)
+# The answers of a request VergeOS found wrong or forbidden: the behaviour asked for is not supported, or not for this user.
+REFUSING_STATUSES = (400, 403, 422)
 # A by-key read of this key is the harmless bad request (VergeOS keys start at 1); a missing table if it is answered.
 MISSING_PATHS = ('vms/0', 'vergeos_power_probe_no_such_table')
 # The columns of vms the API documentation names: what "all" means when fields=most cannot be read.
@@ -64,15 +72,15 @@ def _preview(values, count=6):
 
 def _keys(rows):
     """Return the ``$key`` of each row as an int (numeric strings accepted); None when one is no whole number."""
-    keys = []
-    for row in rows:
-        key = row.get('$key')
-        if isinstance(key, str) and key.strip().isdigit():
-            key = int(key)
-        if isinstance(key, bool) or not isinstance(key, int):
-            return None
-        keys.append(key)
-    return keys
+    keys = [_whole(row.get('$key')) for row in rows]
+    return None if None in keys else keys
+
+
+def _whole(value):
+    """Return a key as an int (a numeric string accepted); None for anything else."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _listing(answer, attempted):
@@ -146,7 +154,7 @@ def check_member_bw(client):
     if others:
         return 'ignored', '%d of %d rows are not VM members (%s): the filter was not applied' % (len(others), len(rows), _preview(others))
     if not rows:
-        return 'works', 'accepted; no VM carries a tag, so no row to check'
+        return UNKNOWN, 'accepted, but no VM carries a tag: no row to tell whether the filter was applied'
     return 'works', '%d row(s), every one a VM member' % len(rows)
 
 
@@ -224,8 +232,53 @@ def check_traversed_filters(client):
     if others:
         return 'ignored', '%d of %d rows are not running (%s): the filter was not applied' % (len(others), len(rows), _preview(others))
     if not rows:
-        return 'works', 'accepted; no VM is running, so no row to check'
+        return UNKNOWN, 'accepted, but no VM is running: no row to tell whether the filter was applied'
     return 'works', '%d row(s), every one running' % len(rows)
+
+
+def check_status_key(client):
+    """Read running VMs' status rows and compare each ``$key`` with its ``machine`` (the collection reads status by machine)."""
+    attempted = 'reading the status rows of running VMs'
+    params = {'filter': condition('running', 'eq', True), 'fields': '$key,machine', 'limit': LIMIT}
+    rows = _listing(client.get('machine_status', params, attempted=attempted), attempted)
+    pairs = [(_whole(row.get('$key')), _whole(row.get('machine'))) for row in rows]
+    pairs = [pair for pair in pairs if None not in pair]
+    if not pairs:
+        return UNKNOWN, 'no running VM with a status row to compare'
+    equal = sum(1 for key, machine in pairs if key == machine)
+    value = 'equal' if equal == len(pairs) else ('differs' if not equal else 'mixed')
+    return value, '%d of %d status rows have the machine key as their $key (the collection reads status through machine either way)' % (
+        equal, len(pairs))
+
+
+def check_maintenance_category(client):
+    """Read the maintenance records' category and its ``taggable_vms`` (VergeOS refuses to tag a VM without it)."""
+    attempted = 'reading the tag category %s' % CATEGORY
+    params = {'filter': condition('name', 'eq', CATEGORY), 'fields': '$key,name,taggable_vms'}
+    rows = [row for row in _listing(client.get('tag_categories', params, attempted=attempted), attempted) if row.get('name') == CATEGORY]
+    if not rows:
+        return UNKNOWN, 'no category %s yet: the first maintenance record creates it with taggable_vms' % CATEGORY
+    taggable = rows[0].get('taggable_vms')
+    if taggable is None:
+        return UNKNOWN, 'the category %s shows no taggable_vms column' % CATEGORY
+    if taggable:
+        return 'taggable', 'the category %s may tag VMs (taggable_vms true)' % CATEGORY
+    return 'not_taggable', ('the category %s has taggable_vms false: a maintenance record sets it before adding a VM when the user '
+                            'may edit tag categories, and refuses before any power action otherwise' % CATEGORY)
+
+
+def check_preflight_reads(client):
+    """Make the power-on pre-flight's two reads (one row each): the nodes with their RAM, the running machines' status rows."""
+    attempted = 'reading the nodes for the pre-flight check'
+    nodes = _listing(client.get('nodes', {'fields': '$key,name,ram', 'limit': 1}, attempted=attempted), attempted)
+    attempted = 'reading the running VMs for the pre-flight check'
+    _listing(client.get('machine_status', {'filter': condition('running', 'eq', True), 'fields': '$key,node,running_ram', 'limit': 1},
+                        attempted=attempted), attempted)
+    if not nodes:
+        return UNKNOWN, 'the nodes could be read but none was listed'
+    if not isinstance(nodes[0].get('ram'), int) or isinstance(nodes[0].get('ram'), bool):
+        return UNKNOWN, 'the nodes show no RAM: the pre-flight is skipped with a warning (refused with preflight=refuse)'
+    return 'works', 'the nodes and the running VMs can be read: the pre-flight can check power-ons'
 
 
 # (name, check, whether a refusal of its request is the answer)
@@ -236,6 +289,9 @@ CHECKS = (
     ('error_body', check_error_body, False),
     ('default_fields', check_default_fields, False),
     ('traversed_filters', check_traversed_filters, True),
+    ('status_key', check_status_key, False),
+    ('maintenance_category', check_maintenance_category, False),
+    ('preflight_reads', check_preflight_reads, True),
 )
 
 
@@ -273,7 +329,7 @@ def probe(client):
 
 def run_probe(params, check_mode=False, diff=False):  # pylint: disable=unused-argument
     """Do what vergeos_api_probe does: read only, so check mode changes nothing; fail only when the system cannot be read."""
-    result = _guarded(params, probe, diff)
+    result = run_guarded(params, probe, diff)
     if result.get('failed'):
         result.pop('vms', None)
     return result

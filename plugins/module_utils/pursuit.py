@@ -11,6 +11,15 @@ for up to ``visible_grace`` seconds; if the write shows, it is done and not sent
 again. Otherwise it is sent again after the power engine's backoff
 (``policy.resend_delay``, the server's Retry-After honoured) while ``retry_timeout``
 seconds from the first send allow. Used by the snapshots and the maintenance record.
+
+A definite refusal that may mean "already there" or "already gone" (404, 409, 422: VergeOS
+refuses a name in use with 422 "This name is already in use", where others expect 409)
+is never taken as done from its status code: the object is read back once, and the write
+counts as done only when the read shows it. Which refusals are read back depends on who
+else may write the object: ``shared`` objects (a maintenance record, which two jobs may
+open at once) at every send; the others (a VM's snapshot) only after a send without a
+definite answer, since only such a send can have done what the refusal finds. A refusal
+that the read-back does not explain is raised in VergeOS's words.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeO
 from ansible_collections.vergeos.power.plugins.module_utils.policy import resend_delay
 from ansible_collections.vergeos.power.plugins.module_utils.retry import is_transient
 
+# Refusals that may mean the write (ours, or another job's) is there already, or the object gone already.
+MAYBE_DONE = (404, 409, 422)
 # Seconds a write without a definite answer is sent again for, counted from its first send (0: sent once).
 DEFAULT_RETRY_TIMEOUT = 60
 # Seconds the read-back after such a write waits for a write that shows up late, and between its reads.
@@ -83,13 +94,16 @@ class Pursuit:
                 return found
         return None
 
-    def run(self, write, seen, what):
+    def run(self, write, seen, what, *, shared=False):
         """Return (write()'s answer or seen()'s, note): ``write`` sent until acknowledged or seen done, within the deadline.
 
-        Raises the VergeOSError of a definite refusal at once (never sent again), or one that
+        A definite refusal is never sent again: it is raised at once, unless it may mean
+        "already done" (``MAYBE_DONE``; at every send when ``shared``, else after an
+        unanswered send) and one read-back shows the write done. Raises a VergeOSError that
         names the last error and the number of sends when the deadline leaves no other try.
         """
         patience = self.persistence
+        unanswered = False
         self.sends = 0
         first = patience.clock()
         if self.deadline is None:
@@ -100,8 +114,11 @@ class Pursuit:
                 answer = write()
             except VergeOSError as exc:
                 if not is_transient(exc.status):
+                    found = self._explained(exc, seen, shared or unanswered)
+                    if found:
+                        return found, 'VergeOS refused send %d (%s) and a read-back shows %s: counted as done' % (self.sends, exc, what)
                     raise self._refused(exc) from None
-                error, answered = exc, patience.clock()
+                error, answered, unanswered = exc, patience.clock(), True
             else:
                 return answer, ('' if self.sends == 1 else 'acknowledged at send %d (the earlier sends got no definite answer and '
                                                            'the read-back did not show them)' % self.sends)
@@ -113,6 +130,16 @@ class Pursuit:
             if patience.retry_timeout <= 0 or due > self.deadline:
                 raise self._given_up(error, patience.clock() - first) from None
             patience.sleep(max(0.0, due - patience.clock()))
+
+    @staticmethod
+    def _explained(error, seen, may_be_done):
+        """Return what one read-back finds when a refusal may mean "already done" (None otherwise, or when the read fails)."""
+        if not may_be_done or error.status not in MAYBE_DONE:
+            return None
+        try:
+            return seen()
+        except VergeOSError:
+            return None
 
     def _refused(self, error):
         if self.sends == 1:

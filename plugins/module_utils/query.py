@@ -12,6 +12,7 @@ part is parenthesised; no ``in`` operator, so value lists become
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 from urllib.parse import quote_plus, urlencode
 
@@ -249,7 +250,10 @@ def _all_at_once(client, table, params, attempted):
 
 
 def read_by_keys(client, table, fields, keys, *, field='$key', base_filter=None, attempted=None, max_url_length=MAX_URL_LENGTH):
-    """Return the rows whose ``field`` equals one of ``keys``: one request per chunk of keys.
+    """Return the rows whose ``field`` equals one of ``keys``: one request per chunk of keys, the chunks read at once.
+
+    The chunks go out together, as many in flight as the client's pacer allows (``concurrency``),
+    and their rows come back in the order of the keys' chunks.
 
     ``base_filter`` is and-ed to every chunk (for example ``is_snapshot eq false``).
     No keys, no request. An answer with a row whose ``field`` is not one of the keys
@@ -258,12 +262,22 @@ def read_by_keys(client, table, fields, keys, *, field='$key', base_filter=None,
     """
     params = {'fields': fields_param(fields)}
     fixed = url_length(client.url, table, params)
-    rows = []
-    for chunk, filter_text in chunk_filters(field, keys, base_filter, fixed, max_url_length):
+    chunks = list(chunk_filters(field, keys, base_filter, fixed, max_url_length))
+
+    def read(chunk, filter_text):
         answer = rows_of(client.get(table, dict(params, filter=filter_text), attempted), attempted)
         check_rows_match(answer, field, chunk, table, attempted)
-        rows.extend(answer)
-    return rows
+        return answer
+
+    width = min(len(chunks), max(1, int(getattr(getattr(client, 'pacer', None), 'concurrency', 1))))
+    if width <= 1:
+        answers = [read(chunk, filter_text) for chunk, filter_text in chunks]
+    else:
+        # Several chunks: read as wide as the client's pacer lets requests be in flight, not one after another.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=width, thread_name_prefix='vergeos-read') as pool:
+            futures = [pool.submit(read, chunk, filter_text) for chunk, filter_text in chunks]
+            answers = [future.result() for future in futures]  # in chunk order; the first failure in that order is raised
+    return [row for answer in answers for row in answer]
 
 
 def check_rows_match(rows, field, keys, table, attempted=None):

@@ -15,6 +15,18 @@ DEFINITE_5XX = frozenset([501, 505, 507])
 # Only requests that are safe to repeat. POST (power actions, snapshots) never is:
 # the caller reads the state again and decides.
 RETRY_METHODS = frozenset(['GET', 'PUT'])
+# Doublings beyond this change no real ceiling (2**30 times any base is past any cap) and would overflow a float in the end.
+MAX_DOUBLINGS = 30
+
+
+def backoff(retry, base, cap, rand):
+    """Return the jittered exponential backoff before retry number ``retry`` (0 for the first): the collection's one.
+
+    The ceiling is ``min(cap, base * 2**retry)``; half of it is fixed and half random, ``rand()``
+    being in [0, 1), so many clients throttled together do not come back together.
+    """
+    ceiling = min(cap, base * (2 ** min(max(retry, 0), MAX_DOUBLINGS)))
+    return ceiling / 2 + ceiling / 2 * rand()
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,7 @@ class RetryPolicy:
 
     def backoff(self, retry, rand):
         """Return the sleep before retry number ``retry`` (0 for the first retry); ``rand()`` is in [0, 1)."""
-        ceiling = min(self.cap, self.base * (2 ** retry))
-        return ceiling / 2 + ceiling / 2 * rand()
+        return backoff(retry, self.base, self.cap, rand)
 
     def next_delay(self, retry, slept, retry_after=None, rand=None):
         """Return the sleep before retry number ``retry``, or None when the budget is spent.

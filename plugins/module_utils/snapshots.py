@@ -33,7 +33,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.vms import is_single
 
 SNAPSHOT_FIELDS = ('$key', 'name', 'description', 'created', 'expires', 'quiesced', 'created_manually', 'machine')
 CREATE, DELETE, NOTHING = 'create', 'delete', 'nothing'
-_DELETED, _GONE, _ALREADY_GONE = 'deleted', 'gone', 'already gone'
+_DELETED, _GONE = 'deleted', 'gone'
 
 
 def _ordered(rows):
@@ -128,26 +128,19 @@ def delete_snapshot_safely(client, vm, row, persistence, pursuit=None):
     """Delete one snapshot row through faults: after no definite answer, read back; sent again only while it is there.
 
     Returns a note. ``pursuit`` (one per VM) shares the VM's deadline between its deletes.
-    A 404 to a second send means an earlier one was carried out: the snapshot is gone.
+    A 404 to a send after an unanswered one is read back: the snapshot is gone if the read
+    no longer lists it (an earlier send was carried out).
     """
     pursuit = pursuit or Pursuit(persistence)
     key = row['$key']
 
     def write():
-        try:
-            delete_snapshot(client, key)
-        except VergeOSError as exc:
-            if exc.status == 404 and pursuit.sends > 1:
-                return _ALREADY_GONE
-            raise
+        delete_snapshot(client, key)
         return _DELETED
 
     def seen():
         return _GONE if not [other for other in list_snapshots(client, vm) if other.get('$key') == key] else None
-    answer, note = pursuit.run(write, seen, 'the snapshot is gone')
-    if answer == _ALREADY_GONE:
-        return 'send %d of the delete answered 404: an earlier send had removed snapshot %s' % (pursuit.sends, key)
-    return note
+    return pursuit.run(write, seen, 'the snapshot is gone')[1]
 
 
 def _entry(vm, *, snapshot=None, removed=(), changed=False, failed=False, msg=''):

@@ -23,7 +23,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.details import read_
 from ansible_collections.vergeos.power.plugins.module_utils.capacity import PREFLIGHT_MODES
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.maintenance import (
-    DEFAULT_RECORD, MAX_NOTE, check_record_name, close_record, closed_record, open_record, read_records, record_result,
+    DEFAULT_RECORD, MAX_NOTE, PHASES, check_record_name, close_record, open_record, read_record, read_records, record_result,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.plan import RESTART_METHODS, WANTED_STATES
 from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
@@ -112,6 +112,9 @@ def record_argument_spec():
         state={'type': 'str', 'required': True, 'choices': ['open', 'closed']},
         ids={'type': 'list', 'elements': 'int'},
         note={'type': 'str', 'default': ''},
+        phase={'type': 'str', 'choices': list(PHASES)},
+        owner={'type': 'str', 'default': ''},
+        policy={'type': 'dict'},
     )
     return spec
 
@@ -154,7 +157,7 @@ def read_vm_results(client, params):
     return results
 
 
-def _guarded(params, act, diff, **client_options):
+def run_guarded(params, act, diff, **client_options):
     """Return act(client) for a client built from params; a VergeOSError becomes a failed result; diff only when asked."""
     try:
         with client_from_params(params, **client_options) as client:
@@ -175,7 +178,7 @@ def run_info(params, check_mode=False, diff=False):  # pylint: disable=unused-ar
     def act(client):
         vms = read_vm_results(client, params)
         return with_top_level({'failed': False, 'changed': False, 'vms': vms}, vms, is_single(selection_from_params(params)))
-    return _guarded(params, act, diff)
+    return run_guarded(params, act, diff)
 
 
 def power_options(params):
@@ -207,7 +210,7 @@ def run_power(params, check_mode=False, diff=False, progress=None):
     def act(client):
         return power_vms(client, options, selection=selection_from_params(params), max_targets=params['max_targets'],
                          wait_timeouts=params['wait_timeouts'], check_mode=check_mode, progress=progress)
-    return _guarded(params, act, diff, pacer=Pacer(max_rate=options.max_requests_per_second))
+    return run_guarded(params, act, diff, pacer=Pacer(max_rate=options.max_requests_per_second))
 
 
 def check_snapshot_params(params):
@@ -237,7 +240,7 @@ def run_snapshot(params, check_mode=False, diff=False, persistence=None):
             client, params['state'], params['snapshot_name'], selection=selection_from_params(params),
             expires_in=params['expires'], quiesce=params['quiesce'], description=params['description'],
             max_targets=params['max_targets'], check_mode=check_mode, persistence=pursued)
-    return _guarded(params, act, diff)
+    return run_guarded(params, act, diff)
 
 
 def run_record(params, check_mode=False, diff=False):
@@ -250,21 +253,24 @@ def run_record(params, check_mode=False, diff=False):
                                    'empty record, or keeps an open one as it is)')
             if len(params['note']) > MAX_NOTE:
                 raise VergeOSError('note must be at most %d characters, not %d' % (MAX_NOTE, len(params['note'])))
-            return record_result(*open_record(client, name, params['ids'], note=params['note'], check_mode=check_mode), diff=diff)
+            if len(params['owner']) > MAX_NOTE:
+                raise VergeOSError('owner must be at most %d characters, not %d' % (MAX_NOTE, len(params['owner'])))
+            return record_result(*open_record(client, name, params['ids'], note=params['note'], phase=params['phase'], owner=params['owner'],
+                                              policy=params['policy'], check_mode=check_mode), diff=diff)
+        if params['phase'] is not None or params['policy'] is not None or params['owner']:
+            raise VergeOSError('phase, owner and policy go with state=open (they describe an open record)')
         return record_result(*close_record(client, name, params['ids'], check_mode=check_mode), diff=diff)
-    return _guarded(params, act, diff)
+    return run_guarded(params, act, diff)
 
 
 def run_record_info(params, check_mode=False, diff=False):  # pylint: disable=unused-argument
     """Do what vergeos_maintenance_record_info does: read one record, or every open one; return the result dict."""
     def act(client):
-        names = None if params['name'] is None else [check_record_name(params['name'])]
-        records = read_records(client, names)
-        result = {'failed': False, 'changed': False, 'records': records}
-        if names is not None:
-            result['record'] = records[0] if records else closed_record(names[0])
-        return result
-    return _guarded(params, act, diff)
+        if params['name'] is None:
+            return {'failed': False, 'changed': False, 'records': read_records(client)}
+        record = read_record(client, check_record_name(params['name']))
+        return {'failed': False, 'changed': False, 'records': [record] if record['open'] else [], 'record': record}
+    return run_guarded(params, act, diff)
 
 
 def run_module(argument_spec, work, mutually_exclusive=None):

@@ -8,11 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: vergeos_api_probe
 short_description: Find out, reading only, how a VergeOS system answers where the API's public sources disagree
-version_added: 1.1.0
+version_added: 2.0.0
 description:
   - Reads the system's version, then checks how this VergeOS system behaves where the vendor's public clients and documentation
     disagree or are silent (the behaviours the collection's own docs call I(unsettled)), and reports what it saw for each one.
-  - It sends B(only GET requests), about ten of them, and never changes anything; run it before the first use of the collection on
+  - It sends B(only GET requests), about fifteen of them, and never changes anything; run it before the first use of the collection on
     a system, and attach its result to a bug report. C(playbooks/probe.yml) runs it, prints the table and writes the result to a
     JSON file.
   - "V(sort_key): a listing of C(vms) with C(sort=$key), read twice, and with C(sort=-$key): V(works), V(refused) (HTTP 400 or 422)
@@ -25,9 +25,18 @@ description:
   - "V(default_fields): the columns of a VM read by key without C(fields): V(all) (every column C(fields=most) gives) or V(short)."
   - "V(traversed_filters): C(vms) filtered on C(machine#status#status eq 'running'): V(works), V(refused) or V(ignored) (rows
     that are not running came back)."
-  - A check that could not be made is reported with the value V(error) (V(unknown) when the answer cannot tell, for example a system
-    with fewer than two VMs to order) and its reason; it does not fail the task. The task fails only when the system cannot be
-    reached or refuses the credentials (one request is sent then).
+  - "V(status_key): the C($key) of running VMs' C(machine_status) rows against their machine keys: V(equal), V(differs) or V(mixed).
+    The collection reads a VM's status through its machine key either way."
+  - "V(maintenance_category): C(taggable_vms) of the tag category C(vergeos_power_maintenance), which VergeOS needs before a VM can
+    be tagged: V(taggable), V(not_taggable) (a maintenance record sets it first when the user may edit tag categories, and
+    refuses before any power action otherwise) or V(unknown) (no such category yet, or no such column)."
+  - "V(preflight_reads): the two reads of the power-on pre-flight (C(nodes) with their RAM, the running VMs' status rows):
+    V(works), V(refused) (HTTP 400, 403 or 422: the pre-flight is then skipped with a warning, or refuses with
+    O(vergeos.power.vergeos_vm_power#module:preflight=refuse)) or V(unknown)."
+  - POST receipts are not probed, since the probe never writes; the collection reads their keys as numbers whatever their JSON type.
+  - A check that could not be made is reported with the value V(error); one whose answer cannot tell (a system with fewer than two
+    VMs to order, no VM carrying a tag, no running VM) with V(unknown), never V(works); each with its reason. No check fails the
+    task. The task fails only when the system cannot be reached or refuses the credentials (one request is sent then).
 author:
   - vergeos.power contributors (@vergeos)
 extends_documentation_fragment:
@@ -95,7 +104,7 @@ behaviours:
       type: dict
       sample: {value: ignored, detail: 'sort=$key answered keys out of order (7, 2, 11, 1, 5, 9 ...)'}
     member_bw:
-      description: V(works), V(refused), V(ignored) or V(error).
+      description: V(works), V(refused), V(ignored), V(unknown) or V(error).
       type: dict
       sample: {value: refused, detail: 'HTTP 422: Invalid argument'}
     key_type:
@@ -105,15 +114,28 @@ behaviours:
     error_body:
       description: V(text), V(flag), V(nested), V(other) or V(error).
       type: dict
-      sample: {value: text, detail: 'HTTP 404 to GET vms/0: {"err": "vms 0 does not exist"}; the collection reports: vms 0 does not exist'}
+      sample: {value: text, detail: "HTTP 404 to GET vms/0: {\"err\": \"Resource '/v4/vms/0' not found during get\"}; the collection
+                 reports: Resource '/v4/vms/0' not found during get"}
     default_fields:
       description: V(all), V(short), V(unknown) or V(error).
       type: dict
       sample: {value: short, detail: 'GET vms/1 without fields: 4 columns ($key, is_snapshot, machine, name); 14 of fields=most missing (...)'}
     traversed_filters:
-      description: V(works), V(refused), V(ignored) or V(error).
+      description: V(works), V(refused), V(ignored), V(unknown) or V(error).
       type: dict
       sample: {value: works, detail: '4 row(s), every one running'}
+    status_key:
+      description: V(equal), V(differs), V(mixed), V(unknown) or V(error).
+      type: dict
+      sample: {value: equal, detail: '4 of 4 status rows have the machine key as their $key (the collection reads status through machine either way)'}
+    maintenance_category:
+      description: V(taggable), V(not_taggable), V(unknown) or V(error).
+      type: dict
+      sample: {value: not_taggable, detail: 'the category vergeos_power_maintenance has taggable_vms false: ...'}
+    preflight_reads:
+      description: V(works), V(refused), V(unknown) or V(error).
+      type: dict
+      sample: {value: refused, detail: 'reading the nodes for the pre-flight check: HTTP 403: Permission denied'}
 table:
   description: A short table for people, one line each; the first names the system.
   returned: success

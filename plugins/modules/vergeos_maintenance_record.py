@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: vergeos_maintenance_record
 short_description: Open and close a maintenance record kept on the VergeOS system
-version_added: 1.1.0
+version_added: 2.0.0
 description:
   - A maintenance record says which VMs to power on again after a maintenance. It is kept on the VergeOS system itself, so it
     outlives the job that opened it (an AWX job runs in a throwaway container, and a relaunch is a new job) and every controller,
@@ -20,9 +20,15 @@ description:
     (O(ids) empty) changes nothing.
   - V(closed) removes the VMs of O(ids) from the record (every VM when O(ids) is not given); the record is closed, its tag
     deleted, once it holds no VM. Closing a record that is not open changes nothing.
-  - Writes that get no definite answer (a throttled or lossy API) are followed by a read-back before anything is sent again;
-    VergeOS refuses a second tag of one name and a second membership (409), which counts as done, so two jobs opening the same
-    record at once both succeed.
+  - Writes that get no definite answer (a throttled or lossy API) are followed by a read-back before anything is sent again. A
+    refusal that may mean "already there" (VergeOS answers a name in use with HTTP 422, some systems with 409) is read back too;
+    it counts as done only when VergeOS lists the tag or the membership, so two jobs opening the same record at once both
+    succeed, and any other refusal is reported in VergeOS's words.
+  - VergeOS tags a VM only when the tag's category allows it (C(taggable_vms)). A record category made without it is set to allow
+    it before the first VM is added when the user may edit tag categories; otherwise the task fails, saying what to change, and
+    adds nothing.
+  - O(phase), O(owner) and O(policy) describe the round trip the record belongs to (its phase, who runs it, the stop policy in
+    force); C(playbooks/maintenance.yml) writes them so that a relaunch goes on from where the last run stood.
   - The C(vergeos.power.safe_shutdown) role opens a record with C(safe_shutdown_record) before its first power action, and
     C(playbooks/maintenance.yml) and C(playbooks/maintenance_restore.yml) restore from it.
 author:
@@ -56,6 +62,22 @@ options:
         on an open record.
     type: str
     default: ''
+  phase:
+    description:
+      - With O(state=open), the round trip's phase to write (V(opened), V(stopping), V(stopped), V(maintaining), V(restoring));
+        its time is when it is written. Not given, a new record starts at V(opened) and an open one keeps its phase.
+    type: str
+    choices: [opened, stopping, stopped, maintaining, restoring]
+  owner:
+    description:
+      - With O(state=open), who runs the round trip (an AWX job id, a person), at most 1000 characters; written when it changes.
+    type: str
+    default: ''
+  policy:
+    description:
+      - With O(state=open), the stop policy in force, kept so that a relaunch or a restore can finish a stop as the first run would
+        have. Only C(timeout) and C(kill_timeout) (whole seconds, 0 or more) and C(escalate) (a boolean) are kept.
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -152,6 +174,39 @@ record:
       type: list
       elements: int
       sample: []
+    phase:
+      description:
+        - The round trip's phase (docs/maintenance.md) - V(opened), V(stopping), V(stopped), V(maintaining) or V(restoring); null for a
+          record of the collection's first format (it still restores) and for a record that is not open.
+      type: str
+      sample: maintaining
+    since:
+      description: When the record entered its phase (unix seconds, the clock of the controller that wrote it).
+      type: int
+      sample: 1767226200
+    owner:
+      description: Who runs the round trip (the AWX job, or what C(playbooks/maintenance.yml) was given); empty when not said.
+      type: str
+      sample: awx-job-4242
+    policy:
+      description: The stop policy in force (C(timeout) and C(kill_timeout) in seconds, C(escalate)), so that a relaunch or a restore can
+        finish a stop the way the first run would have.
+      type: dict
+      sample: {timeout: 300, kill_timeout: 60, escalate: true}
+    version:
+      description: The record format's version (2; 1 for records of the collection's first format); null when not open.
+      type: int
+      sample: 2
+    kind:
+      description: The kind of record (V(maintenance)).
+      type: str
+      sample: maintenance
+    last_closed:
+      description:
+        - When a record of this name was last closed (C(at), unix seconds), and the C(opened), C(owner) and C(note) of that record; null
+          when none was. Kept in the sibling tag C(<name>+closed), so that a relaunch of a finished job can tell the round trip is done.
+      type: dict
+      sample: {at: 1767229200, opened: 1767225600, owner: awx-job-4242, note: AWX job 4242}
 '''
 
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import record_argument_spec as argument_spec, run_module, run_record  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: vergeos_maintenance_record_info
 short_description: Read the maintenance records kept on a VergeOS system
-version_added: 1.1.0
+version_added: 2.0.0
 description:
   - Reads one maintenance record (O(name)), or every open one, with its VMs and their power state now.
   - A record is a tag of the tag category C(vergeos_power_maintenance) whose members are the VMs to power on again after a
@@ -94,13 +94,47 @@ records:
       type: list
       elements: int
       sample: []
+    phase:
+      description:
+        - The round trip's phase (docs/maintenance.md) - V(opened), V(stopping), V(stopped), V(maintaining) or V(restoring); null for a
+          record of the collection's first format (it still restores) and for a record that is not open.
+      type: str
+      sample: maintaining
+    since:
+      description: When the record entered its phase (unix seconds, the clock of the controller that wrote it).
+      type: int
+      sample: 1767226200
+    owner:
+      description: Who runs the round trip (the AWX job, or what C(playbooks/maintenance.yml) was given); empty when not said.
+      type: str
+      sample: awx-job-4242
+    policy:
+      description: The stop policy in force (C(timeout) and C(kill_timeout) in seconds, C(escalate)), so that a relaunch or a restore can
+        finish a stop the way the first run would have.
+      type: dict
+      sample: {timeout: 300, kill_timeout: 60, escalate: true}
+    version:
+      description: The record format's version (2; 1 for records of the collection's first format); null when not open.
+      type: int
+      sample: 2
+    kind:
+      description: The kind of record (V(maintenance)).
+      type: str
+      sample: maintenance
+    last_closed:
+      description:
+        - When a record of this name was last closed (C(at), unix seconds), and the C(opened), C(owner) and C(note) of that record; null
+          when none was. Kept in the sibling tag C(<name>+closed), so that a relaunch of a finished job can tell the round trip is done.
+      type: dict
+      sample: {at: 1767229200, opened: 1767225600, owner: awx-job-4242, note: AWX job 4242}
 record:
   description:
     - With O(name), that record, the same keys as an entry of RV(records); when there is no open record of that name,
       its C(open) is false and its lists are empty.
   returned: when O(name) is given
   type: dict
-  sample: {name: rack7-patching, open: false, opened: null, note: '', tag_id: null, ids: [], vms: [], vanished_ids: []}
+  sample: {name: rack7-patching, open: false, opened: null, note: '', tag_id: null, ids: [], vms: [], vanished_ids: [], version: null,
+           kind: maintenance, phase: null, since: null, owner: '', policy: {}, last_closed: null}
 '''
 
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import record_info_argument_spec as argument_spec, run_module, run_record_info  # noqa: E402

@@ -109,11 +109,11 @@ options:
   max_requests_per_second:
     description:
       - Cap on this task's requests to VergeOS per second, reads and writes together, for a system whose API rate limit is known.
-      - Without it the task paces itself only when VergeOS throttles it (a dropped connection or HTTP 429 halves the rate; answers
-        raise it again).
+      - Without it the task paces itself only when VergeOS throttles it (dropped connections or HTTP 429 cut the rate to the rate
+        VergeOS admitted over the last second, a 429's Retry-After holds every request; answers raise it again).
       - Pacing is per task process. The tasks of several hosts (forks) run in separate processes and their requests add up.
     type: float
-    version_added: 1.1.0
+    version_added: 2.0.0
   progress_interval:
     description:
       - While a task waits longer than this many seconds, a progress line is printed at most this often (VMs per power state, VMs
@@ -122,13 +122,13 @@ options:
         run with C(async) prints none.
     type: float
     default: 30
-    version_added: 1.1.0
+    version_added: 2.0.0
   kill_timeout:
     description:
       - Seconds a VM escalated to a kill (O(on_timeout=force)) gets from its kill to be stopped; the default is its own
         O(wait_timeout) (or its O(wait_timeouts) entry).
     type: int
-    version_added: 1.1.0
+    version_added: 2.0.0
   snapshot_before_kill:
     description:
       - With O(state=stopped) and O(on_timeout=force), take a snapshot of each VM right before its escalation to a kill, at that
@@ -138,7 +138,7 @@ options:
         a definite answer is read back by name before it is sent again, as M(vergeos.power.vergeos_vm_snapshot) does.
       - Refused with any other O(state) or O(on_timeout).
     type: dict
-    version_added: 1.1.0
+    version_added: 2.0.0
     suboptions:
       name:
         description: The snapshot's name.
@@ -197,7 +197,7 @@ options:
     type: str
     default: guest
     choices: [guest, power_cycle, reset]
-    version_added: 1.1.0
+    version_added: 2.0.0
   preflight:
     description:
       - Before powering on (O(state=running), or O(state=restarted) of stopped VMs), check from one read of the nodes and one of
@@ -207,24 +207,28 @@ options:
       - V(warn) (the default) names what may not fit, and by how much, in a warning, and starts them all anyway; VergeOS's own
         refusal (HTTP 507) is then reported per VM. V(refuse) fails the task before anything is sent when a VM does not fit, each
         VM saying why. V(off) reads nothing.
+      - The check is advisory. When what it needs cannot be read (a user who may not read C(nodes) gets HTTP 403; a 404, a
+        5xx, a refused column or a lost answer), V(warn) skips it with one warning that begins with C(pre-flight skipped) and
+        names what could not be read, and starts the VMs; V(refuse) fails the task before anything is sent, with a message that
+        begins with C(pre-flight refused) and says what could not be read.
       - An estimate, not a promise. VergeOS may hold RAM the API does not show, and places VMs by its own rules; VergeOS's docs
         recommend CPU overcommit. So the default only warns, since refusing ordinary restores on an estimate would be worse.
     type: str
     default: warn
     choices: [warn, refuse, 'off']
-    version_added: 1.1.0
+    version_added: 2.0.0
   preflight_ram_reserve:
     description:
       - MB of RAM per node the pre-flight leaves to the platform, on top of what the node itself reserves. A node that shows
         C(vm_ram) (the RAM it gives to VMs) is counted with that, else with all its C(ram). V(0) adds nothing.
     type: int
     default: 0
-    version_added: 1.1.0
+    version_added: 2.0.0
   preflight_core_ratio:
     description:
       - Cores per physical core the pre-flight allows (for example V(4.0) for 4:1 overcommit). Not given, cores are not checked.
     type: float
-    version_added: 1.1.0
+    version_added: 2.0.0
 attributes:
   check_mode:
     support: full
@@ -238,6 +242,9 @@ notes:
   - O(state=restarted) with O(restart_method=guest) can confirm on VergeOS only that the reboot or reset was accepted and that the
     VM is running afterwards; a graceful guest reboot leaves the status at C(running) throughout, so the module cannot prove the
     guest did reboot, and says so. O(restart_method=power_cycle) is seen stopping and starting.
+  - A power-on that VergeOS accepts but never carries out (a real system was recorded doing so when it lacked the resources) is
+    waited for, not sent again, and fails at O(wait_timeout) with a message that says the VM never showed C(starting). A second
+    power-on cannot make room, and VergeOS may hold the first one; the operator decides (free resources, then run the task again).
   - With O(wait_timeout) per VM and a window of O(max_concurrent_actions), a task over many VMs can take up to
     (number of VMs / O(max_concurrent_actions)) times O(wait_timeout).
   - 'What each O(state) does depends on the phase of the VM, which its raw status (one of VergeOS''s 21) and its running flag give; the eight
@@ -356,7 +363,7 @@ msg:
 preflight:
   description:
     - The pre-flight check of the power-ons (see O(preflight)). C(checked) false (with a C(reason)) when there was nothing to check,
-      O(preflight=off), or the nodes show no RAM.
+      O(preflight=off), or the check was skipped (C(skipped) true) because the nodes could not be read or show no RAM.
   returned: when the VMs could be selected
   type: dict
   contains:
@@ -368,6 +375,14 @@ preflight:
       description: Whether every VM to start found room.
       type: bool
       sample: false
+    skipped:
+      description: Present and true when the check could not be made (see O(preflight)); C(reason) says why.
+      type: bool
+      sample: true
+    reason:
+      description: Why nothing was checked, when C(checked) is false.
+      type: str
+      sample: "pre-flight skipped: could not read the nodes for the pre-flight check (HTTP 403: Permission denied); the VMs are started unchecked"
     refused:
       description: Whether the task was refused for it (O(preflight=refuse)); nothing was sent then.
       type: bool
@@ -392,7 +407,7 @@ preflight:
       sample:
         - {name: node1, cluster: cluster1, ram: 524288, ram_used: 8192, ram_reserve: 0, ram_free: 516096, ram_free_after: 512000,
            cores: 64, cores_used: 8}
-  version_added: 1.1.0
+  version_added: 2.0.0
 timed_out:
   description: Names of the VMs that missed the deadline (with O(on_timeout=report) the task does not fail for them).
   returned: always

@@ -82,7 +82,7 @@ options:
       - A definite refusal (HTTP 4xx, or 501, 505, 507) is never sent again, whatever this says.
     type: int
     default: 60
-    version_added: 1.1.0
+    version_added: 2.0.0
   visible_grace:
     description:
       - Seconds the read-back after a request without a definite answer waits for the snapshot to show (or, for a delete, to be
@@ -93,7 +93,7 @@ options:
         to list new snapshots; V(0) reads once.
     type: float
     default: 5
-    version_added: 1.1.0
+    version_added: 2.0.0
 attributes:
   check_mode:
     support: full

@@ -8,9 +8,14 @@ AWX surveys and ``-e key=value`` give strings: a number as ``"300"``, a list of 
 one name or one name per line (a textarea). A role's argument spec accepts those (it
 checks that a string converts) but hands the tasks the string itself, so Jinja would
 compare ``"300" >= 0`` or iterate a name's characters. Every role of the collection
-passes its variables through ``normalise`` first (the filter ``vergeos.power.role_inputs``)
-and uses what it returns. Each problem is reported with the variable, the rule and the
-value; nothing has been sent when one is.
+passes its variables through ``normalise`` first (the internal filter
+``vergeos.power.role_internal``, step ``role_inputs``) and uses what it returns. Each problem
+is reported with the variable, the rule and the value; nothing has been sent when one is.
+
+A VM name is taken as the modules take it: exactly, spaces included. Only line endings go
+(an AWX textarea survey sends CRLF), so a role never acts on another VM than the one named;
+a name that matches a VM only without its spaces is refused by the modules' lookup, and
+``name_hints`` adds which VM was probably meant.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
 from ansible_collections.vergeos.power.plugins.module_utils.maintenance import MAX_NOTE, NAME_RULE_TEXT, check_record_name
+from ansible_collections.vergeos.power.plugins.module_utils.policy import seconds as policy_seconds
 
 # How to pass several VMs from places that give strings; said with every targets error.
 TARGETS_HINT = ('a list of VM names and ids (whole numbers), or a string of names, one per line (an AWX textarea survey); '
@@ -54,8 +60,19 @@ def _number(value):
     return int(number) if float(number).is_integer() else float(number)
 
 
+LINE_ENDINGS = '\r\n'
+
+
+def vm_name(value):
+    """Return a VM name as the modules read it: exactly as given, less line endings at either end (never spaces)."""
+    return value.strip(LINE_ENDINGS)
+
+
 def targets(name, value):
-    """Return VM names (str) and ids (int) from a list, or from a string of names one per line; never a name's characters."""
+    """Return VM names (str) and ids (int) from a list, or from a string of names one per line; never a name's characters.
+
+    Names keep their spaces (the modules match names exactly); only line endings go, and blank lines.
+    """
     if value is None or value == '':
         return []
     if isinstance(value, str):
@@ -63,7 +80,7 @@ def targets(name, value):
         if text.startswith('['):
             # -e 'x=[a, b]' even arrives cut at the space: "[a,". A list belongs in JSON (a name starting with [ in a list).
             raise InputError('%s %s looks like a list written as text: give %s' % (name, _shown(value), TARGETS_HINT % name))
-        return [line.strip() for line in value.splitlines() if line.strip()]
+        return [line for line in value.splitlines() if line.strip()]
     if not isinstance(value, (list, tuple)):
         raise InputError('%s must be %s; not %s' % (name, TARGETS_HINT % name, _shown(value)))
     found, wrong = [], []
@@ -72,7 +89,7 @@ def targets(name, value):
             found.append(item)
         elif isinstance(item, str) and item.strip():
             # A digit-only string is a name: ids are whole numbers (an integer survey field, or a list of them).
-            found.append(item.strip())
+            found.append(vm_name(item))
         else:
             wrong.append(item)
     if wrong:
@@ -82,11 +99,12 @@ def targets(name, value):
 
 
 def seconds(name, value):
-    """Return a number of seconds, 0 or more (numeric strings accepted)."""
-    number = _number(value)
-    if number is None or number < 0:
-        raise InputError('%s must be a number of seconds, 0 or more; not %s' % (name, _shown(value)))
-    return number
+    """Return a number of seconds, 0 or more (numeric strings accepted): the collection's one rule (policy.seconds)."""
+    try:
+        number = policy_seconds(value, name)
+    except VergeOSError:
+        raise InputError('%s must be a number of seconds, 0 or more; not %s' % (name, _shown(value))) from None
+    return int(number) if number.is_integer() else number
 
 
 def interval(name, value):
@@ -235,7 +253,7 @@ def tiers(name, value):
             problems.append('%s has unknown key(s) %s (known: %s)' % (where, ', '.join(unknown), ', '.join(TIER_KEYS)))
             continue
         checks = {'targets': targets, 'filters': mapping, 'up': choice(UP_CHECKS), 'port': port, 'delay': seconds,
-                  'timeout': seconds, 'on_failure': choice(ON_FAILURE), 'max_concurrent': count, 'name': text}
+                  'timeout': interval, 'on_failure': choice(ON_FAILURE), 'max_concurrent': count, 'name': text}
         entry = {key: None for key in TIER_KEYS}
         for key, check in checks.items():
             if tier.get(key) is not None:
@@ -277,7 +295,7 @@ SAFE_STARTUP = {
     'safe_startup_up': ('up', 'up'),
     'safe_startup_port': ('port', 'port'),
     'safe_startup_delay': ('seconds', 'delay'),
-    'safe_startup_timeout': ('seconds', 'timeout'),
+    'safe_startup_timeout': ('interval', 'timeout'),
     'safe_startup_on_failure': ('on_failure', 'on_failure'),
     'safe_startup_max_concurrent': ('count', 'max_concurrent'),
     'safe_startup_max_targets': ('count', 'max_targets'),
@@ -286,11 +304,17 @@ SAFE_STARTUP = {
     'safe_startup_preflight_core_ratio': ('optional_number', 'preflight_core_ratio'),
     'safe_startup_poll_interval': ('interval', 'poll_interval'),
     'safe_startup_record': ('record', 'record'),
+    'safe_startup_tier_var': ('text', 'tier_var'),
 }
 
 
 def _finish_safe_startup(result, problems):
-    """Fill each tier's settings from the role's defaults; a port check needs a port."""
+    """Fill each tier's settings from the role's defaults; a port check needs a port; no tiers and no record is nothing to start."""
+    if 'tiers' in result and not result['tiers'] and not result.get('record'):
+        problems.append('safe_startup_tiers is empty and no host of the play carries vergeos_id and a tier in its %s variable '
+                        '(safe_startup_tier_var): there is nothing to start. Give safe_startup_tiers (a list of tiers, each with targets '
+                        'or filters), run the role on inventory hosts that carry both, or give safe_startup_record'
+                        % (result.get('tier_var') or 'safe_startup_tier'))
     for tier in result.get('tiers', []):
         for key in ('up', 'port', 'delay', 'timeout', 'on_failure', 'max_concurrent'):
             if tier[key] is None and key in result:
@@ -302,6 +326,31 @@ def _finish_safe_startup(result, problems):
 
 
 ROLES = {'safe_shutdown': SAFE_SHUTDOWN, 'safe_startup': SAFE_STARTUP}
+
+
+def spaced_names(given):
+    """Return the names of ``given`` (targets, or tiers with targets) that have spaces at either end, each once, in order."""
+    names = []
+    for item in given or []:
+        values = item.get('targets') or [] if isinstance(item, dict) else [item]
+        for value in values:
+            if isinstance(value, str) and value != value.strip() and value not in names:
+                names.append(value)
+    return names
+
+
+def name_hints(message, lookups, role):
+    """Return the message of a failed read of the targets, with 'did you mean' for each name that matches a VM only without its spaces.
+
+    ``message``: the failed read's words; ``lookups``: the loop results of a lookup of each spaced name without its spaces
+    (``item`` the name as given, ``vms`` what the lookup found; a failed lookup finds nothing).
+    """
+    hints = []
+    for lookup in (lookups or {}).get('results') or []:
+        found = [vm.get('name') for vm in lookup.get('vms') or []] if not lookup.get('failed') else []
+        if found:
+            hints.append('no VM is called %r; did you mean %r? (a VM name is matched exactly, spaces included)' % (lookup['item'], found[0]))
+    return '%s: %s' % (role, '; '.join(hints + [str(message)])) if hints else str(message)
 
 
 def normalise(variables, role):

@@ -5,8 +5,8 @@
 """``safe_shutdown_result`` from the results of the role's stages: per VM how it stopped, then the summary.
 
 The role registers each stage (the read of the targets, the graceful task, the snapshot
-task, the kill task, the final read) and hands them here through the filter
-``vergeos.power.safe_shutdown_result``; this is the one place that decides a VM's
+task, the kill task, the final read) and hands them here through the internal filter
+``vergeos.power.role_internal`` (step ``safe_shutdown_result``); this is the one place that decides a VM's
 outcome, so unit tests can reach every branch.
 """
 

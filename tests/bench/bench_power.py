@@ -45,12 +45,14 @@ def parse_args(argv):
     parser.add_argument("--tasks", type=int, default=20, help="tasks per no-op play (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each play, median kept (default 3)")
     parser.add_argument("--speed", type=float, default=20, help="simulator time scale (default 20)")
+    parser.add_argument("--collections-path", help="run the collection found on this collections path (default: the checkout's)")
     return parser.parse_args(argv)
 
 
 class Bench:
-    def __init__(self, simulator, workdir, speed):
+    def __init__(self, simulator, workdir, speed, collections_path=None):
         self.sim, self.workdir, self.speed = simulator, workdir, speed
+        self.collections_path = collections_path
         self.session = requests.Session()
 
     def control(self, method, path, **kwargs):
@@ -74,7 +76,10 @@ class Bench:
             yaml.safe_dump([{"name": "Bench", "hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle)
         self.control("DELETE", "/_sim/requests")
         started = time.monotonic()
-        result = run("ansible-playbook", path, env=sim_env(self.sim))
+        env = sim_env(self.sim)
+        if self.collections_path:
+            env["ANSIBLE_COLLECTIONS_PATH"] = self.collections_path
+        result = run("ansible-playbook", path, env=env)
         seconds = time.monotonic() - started
         if result.returncode != 0:
             raise SystemExit("play failed:\n" + result.stdout[-3000:] + result.stderr[-2000:])
@@ -102,7 +107,7 @@ def main(argv):
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-power-") as workdir:
         with launcher.start_simulator(["--speed", str(args.speed)], workdir) as simulator:
-            bench = Bench(simulator, workdir, args.speed)
+            bench = Bench(simulator, workdir, args.speed, args.collections_path)
             bench.load([{"name": "web01", "key": 1, "power": "running"}])
             noop = {"name": "No-op", "vergeos.power.vergeos_vm_power": {"name": "web01", "state": "running"}}
             uri = {"name": "One GET", "ansible.builtin.uri": {

@@ -10,11 +10,12 @@ app.py) sees every request whose principal is known, before it is carried out.
 import base64
 import binascii
 import time
+from http.cookies import CookieError, SimpleCookie
 
 import cache
 import query
-from logins import LOCKED
-from wire import ApiError, Response, error_response, reshaped
+from logins import LOCKED, LOGIN_REQUIRED
+from wire import ApiError, Response, error_response, missing, reshaped
 from world import TABLES, as_key
 
 # Routes that change something: (table, with a key in the path) -> method.
@@ -24,6 +25,7 @@ WRITES = {
     ("machine_snapshots", True): ("DELETE",),
     ("machine_status", True): ("PUT",),
     ("tag_categories", False): ("POST",),
+    ("tag_categories", True): ("PUT",),
     ("tags", False): ("POST",),
     ("tags", True): ("PUT", "DELETE"),
     ("tag_members", False): ("POST",),
@@ -44,10 +46,10 @@ def _basic_principal(world, credentials, now):
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as error:
-        raise ApiError(401, "Invalid authorization header") from error
+        raise ApiError(401, LOGIN_REQUIRED) from error
     name, separator, password = decoded.partition(":")
     if not separator:
-        raise ApiError(401, "Invalid username or password")
+        raise ApiError(401, LOGIN_REQUIRED)
     return world.check_password(name, password, now)
 
 
@@ -58,13 +60,27 @@ def _unlocked(world, principal, now):
     return principal
 
 
+def _cookie_token(headers):
+    """Return the session token of a `Cookie: token=T` header, or None."""
+    text = headers.get("Cookie")
+    if not text:
+        return None
+    cookie = SimpleCookie()
+    try:
+        cookie.load(text)
+    except CookieError:
+        return None
+    morsel = cookie.get("token")
+    return morsel.value if morsel is not None else None
+
+
 def authenticate(world, headers, now=0.0):
-    """Return who sent the request (session token, Basic or Bearer), or raise ApiError(401)."""
-    token = headers.get("x-yottabyte-token")
+    """Return who sent the request (session token as a header or a cookie, Basic or Bearer), or raise ApiError(401)."""
+    token = headers.get("x-yottabyte-token") or _cookie_token(headers)
     if token:
         principal = world.token_principal(token.strip())
         if principal is None:
-            raise ApiError(401, "Invalid or expired token")
+            raise ApiError(401, LOGIN_REQUIRED)
         return _unlocked(world, principal, now)
     scheme, _space, credentials = (headers.get("Authorization") or "").strip().partition(" ")
     if scheme.lower() == "basic":
@@ -72,9 +88,9 @@ def authenticate(world, headers, now=0.0):
     if scheme.lower() == "bearer":
         entry = world.api_keys.get(credentials.strip())
         if entry is None:
-            raise ApiError(401, "Invalid API key")
+            raise ApiError(401, LOGIN_REQUIRED)
         return _unlocked(world, entry, now)
-    raise ApiError(401, "Authentication required")
+    raise ApiError(401, LOGIN_REQUIRED)
 
 
 class Refused(Exception):
@@ -109,7 +125,7 @@ def login(world, request, check=None, now=0.0):
 def logout(world, principal, token):
     owner = world.tokens.get(token)
     if owner is None:
-        raise ApiError(404, "token does not exist")
+        raise ApiError(404, "Resource '/sys/tokens/%s' not found during delete" % token)
     if owner != principal.name and principal.role != "admin":
         raise ApiError(403, "Permission denied")
     del world.tokens[token]
@@ -148,7 +164,7 @@ def read_rows(world, table, request):
 def read_row(world, table, key_text, request):
     row = world.tables[table].get(as_key(key_text))
     if row is None:
-        raise ApiError(404, "%s %s does not exist" % (table, key_text))
+        raise missing(table, key_text, "get")
     fields = request.query.get("fields")
     if fields is not None:
         entries = query.parse_fields(fields)
@@ -200,9 +216,10 @@ def _write_tags(world, table, key_text, request, now):
         return Response(201, receipt("v4", table, world.served_key(table, key), key))
     key = as_key(key_text)
     if key is None or key not in world.tables[table]:
-        raise ApiError(404, "%s %s does not exist" % (table, key_text))
+        raise missing(table, key_text, request.method)
     if request.method == "PUT":
-        world.update_tag(key, body, now)
+        update = world.update_tag_category if table == "tag_categories" else world.update_tag
+        update(key, body, now)
     elif table == "tags":
         world.delete_tag(key)
     else:
@@ -219,6 +236,8 @@ def _write(world, table, key_text, request, now):
         return Response(201)
     if table == "machine_status":
         key = as_key(key_text)
+        if key is None:
+            raise missing(table, key_text, request.method)
         world.write_status(key, body, now)
         return Response(200)
     if key_text is None:
@@ -226,7 +245,7 @@ def _write(world, table, key_text, request, now):
         return Response(201, receipt("v4", table, world.served_key(table, key), key))
     key = as_key(key_text)
     if key is None:
-        raise ApiError(404, "%s %s does not exist" % (table, key_text))
+        raise missing(table, key_text, request.method)
     world.delete_snapshot(key)  # 404 when there is no such snapshot, readable or not yet
     return Response(200)
 
@@ -234,8 +253,10 @@ def _write(world, table, key_text, request, now):
 def _table_route(world, principal, request, parts, now):
     table = parts[0]
     key_text = parts[1] if len(parts) == 2 else None
-    if len(parts) > 2 or (table not in TABLES and table not in ACTION_TABLES):
+    if len(parts) > 2:
         raise ApiError(404, "API not found: /v4/%s" % "/".join(parts))
+    if table not in TABLES and table not in ACTION_TABLES:
+        raise ApiError(404, "Table not found during %s" % request.method.lower())
     if request.method == "GET" and table in TABLES:
         return _read(world, table, key_text, request)
     if request.method not in WRITES.get((table, key_text is not None), ()):
@@ -253,11 +274,17 @@ def _route(world, request, now, check):
         return response, principal
     principal = authenticate(world, request.headers, now)
     admit(check, principal)
-    if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 4 and request.method == "DELETE":
-        return logout(world, principal, parts[3]), principal
-    if parts[:2] != ["api", "v4"] or len(parts) < 3:
-        raise ApiError(404, "API not found: %s" % request.path)
-    return _table_route(world, principal, request, parts[2:], now), principal
+    try:
+        if parts[:3] == ["api", "sys", "tokens"] and len(parts) == 4 and request.method == "DELETE":
+            return logout(world, principal, parts[3]), principal
+        if parts[:2] != ["api", "v4"] or len(parts) < 3:
+            raise ApiError(404, "API not found: %s" % request.path)
+        return _table_route(world, principal, request, parts[2:], now), principal
+    except query.QueryError:
+        # The user is known: a refused request is logged under its user, like an accepted one.
+        raise Refused(error_response(ApiError(422, query.INVALID)), principal) from None
+    except ApiError as error:
+        raise Refused(error_response(error), principal) from None
 
 
 def handle(world, request, now=None, record=None, check=None):

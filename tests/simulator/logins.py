@@ -10,6 +10,8 @@ with `lockout_seconds`, until that time has passed. A successful login
 resets the consecutive count. All calls are made under the world lock.
 """
 
+# What VergeOS answers a request without valid credentials (recorded); a locked account has its own message.
+LOGIN_REQUIRED = "Login required"
 LOCKED = "Account is locked: too many failed login attempts"
 
 

@@ -32,6 +32,7 @@ STARTING_STATUSES = ("initializing", "starting", "waitingforresources")
 OFF_STATUSES = ("stopped", "hibernated")
 AGENT_VERSION = "qemu-guest-agent 8.2.2"
 AGENT_FEATURES = ["guest-info", "guest-shutdown", "guest-fsfreeze"]
+OS_NAMES = {"linux": "Linux", "windows": "Microsoft Windows", "freebsd": "FreeBSD"}
 
 CONFLICT = (409, "cannot {action} the VM while it is {status}")
 NOT_RUNNING = (422, "cannot {action} the VM: it is not running")
@@ -99,6 +100,12 @@ class Guest:
     no_resources_status: int = 507
     graceful_reboot: str = "updates_started"  # or "invisible": nothing in machine_status shows it
     agent_delay: float = 0.0  # between the status `running` (boot or reboot done) and the guest being up (agent answering)
+    os: str = "installed"  # or "none": no OS boots, so no agent, no port, and ACPI and graceful resets go unanswered
+
+    @property
+    def deaf(self):
+        """Return whether nothing in the guest reacts to ACPI (it ignores it, or there is no OS to hear it)."""
+        return self.acpi == "ignore" or self.os == "none"
 
 
 @dataclass
@@ -123,6 +130,7 @@ class Machine:
     redundant_answer: int = 201  # picks the decision table in PLANS
     waiting: object = None  # the queue ticket of a poweron waiting for resources, else None
     ready: bool = False  # the guest is up: booted and past its agent delay (its agent answers, its port listens)
+    status_rows: str = "recorded"  # switch status_rows: what a stopped row keeps ("recorded") or zeroes ("cleared")
 
 
 def phase(machine):
@@ -144,7 +152,8 @@ def guest_info(machine):
          "ip-addresses": [{"ip-address": nic["ipaddress"], "ip-address-type": "ipv4", "prefix": 24}] if nic["ipaddress"] else []}
         for index, nic in enumerate(machine.nics)
     ]
-    return {"hostname": machine.vm["name"], "os": {"id": machine.vm["os_family"]}, "network": interfaces}
+    family = machine.vm["os_family"]
+    return {"hostname": machine.vm["name"], "osinfo": {"id": family, "name": OS_NAMES.get(family, family)}, "network": interfaces}
 
 
 def _set_nics(machine, up, now):
@@ -153,9 +162,12 @@ def _set_nics(machine, up, now):
 
 
 def _clear_agent(machine):
-    """The guest is no longer up: its agent stops answering (and its port, if it has one, closes)."""
+    """The guest is no longer up: its agent stops answering (and its port, if it has one, closes).
+
+    The guest info of a machine without an agent is `[]` as recorded, `{}` with the switch status_rows: cleared.
+    """
     machine.ready = False
-    machine.row.update(agent_version="", agent_features=[], agent_guest_info={})
+    machine.row.update(agent_version="", agent_features=[], agent_guest_info=[] if machine.status_rows == "recorded" else {})
 
 
 def is_up(machine):
@@ -165,11 +177,16 @@ def is_up(machine):
 
 
 def set_stopped(machine, now):
-    """Make every column say the machine is off."""
+    """Make every column say the machine is off.
+
+    As recorded, `started`, `running_cores` and `running_ram` keep the last run's values (switch
+    status_rows: cleared zeroes the cores and RAM); `running`, `node` and `status` say it is off.
+    """
     row = machine.row
     row.update(running=False, powerstate=False, status="stopped", status_info="", state="offline", node=None,
-               migrated_node=None, migration_destination=None, migratable=True, running_cores=0, running_ram=0,
-               local_time=0, last_update=int(now))
+               migrated_node=None, migration_destination=None, migratable=True, local_time=0, last_update=int(now))
+    if machine.status_rows != "recorded":
+        row.update(running_cores=0, running_ram=0)
     _clear_agent(machine)
     _set_nics(machine, False, now)
 
@@ -199,6 +216,8 @@ def set_guest_up(machine, now):
     """Make the columns say the guest OS is up (the agent answers when the guest has one)."""
     row = machine.row
     row.update(status="running", last_update=int(now))
+    if machine.guest.os == "none":
+        return  # nothing boots: the machine runs, no guest is ever up
     machine.ready = True
     if machine.guest.agent:
         row.update(agent_version=AGENT_VERSION, agent_features=list(AGENT_FEATURES), agent_guest_info=guest_info(machine))
@@ -212,7 +231,7 @@ def set_waiting(machine, now):
 class PowerModel:
     """Transitions of every machine, scaled by one speed factor.
 
-    no_resources ("refuse" or "queue"), queue_timeout (seconds, 0: none) and
+    no_resources ("ignore", "refuse" or "queue"), queue_timeout (seconds, 0: none) and
     graceful_honoured are the world's switches for a start without resources
     and for `reset` with params.graceful. capacity: whether the nodes have a
     capacity (capacity.py), so that a poweron finding no node with room is
@@ -220,7 +239,7 @@ class PowerModel:
     every queued VM that then fits.
     """
 
-    def __init__(self, speed, *, no_resources="refuse", queue_timeout=0.0, graceful_honoured=True, capacity=False):
+    def __init__(self, speed, *, no_resources="ignore", queue_timeout=0.0, graceful_honoured=True, capacity=False):
         self.speed = speed
         self.no_resources = no_resources
         self.queue_timeout = queue_timeout
@@ -294,16 +313,12 @@ class PowerModel:
         if step == "start":
             preferred = params.get("preferred_node")
             if machine.guest.start == "no_resources":
-                if self.no_resources != "queue":
-                    raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
-                self._enqueue(machine, lambda: pick_node(preferred), now)
+                self._without_resources(machine, lambda: pick_node(preferred), now)
                 return
             node = pick_node(preferred)
-            if node is None and self.capacity:
-                # No node has room for it: refused, or (switch no_resources: queue) flagged to start later.
-                if self.no_resources != "queue":
-                    raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
-                self._enqueue(machine, lambda: pick_node(preferred), now)
+            if node is None and (self.capacity or self.no_resources == "ignore"):
+                # No node has room for it (or, ignored, no node at all): see _without_resources.
+                self._without_resources(machine, lambda: pick_node(preferred), now)
                 return
             self._start(machine, node, now)
         elif step == "shutdown":
@@ -320,6 +335,17 @@ class PowerModel:
         elif step == "withdraw":
             self.cancel(machine)
             set_stopped(machine, now)
+
+    def _without_resources(self, machine, pick_node, now):
+        """A poweron finds no resources: accepted and left undone (ignore), refused (refuse), or queued (queue)."""
+        if self.no_resources == "ignore":
+            # As recorded: no error reaches the client and the VM stays off; the status_info text is the simulator's own.
+            set_stopped(machine, now)
+            machine.row["status_info"] = INSUFFICIENT_RESOURCES
+            return
+        if self.no_resources != "queue":
+            raise ApiError(machine.guest.no_resources_status, INSUFFICIENT_RESOURCES)
+        self._enqueue(machine, pick_node, now)
 
     def _enqueue(self, machine, pick_node, now):
         """Accept a poweron without resources: the machine waits (off) until a running one stops, or gives up."""
@@ -362,7 +388,7 @@ class PowerModel:
         pending = machine.pending
         if pending is not None and pending.event in ("acpi", "halted"):
             return  # the guest already has the request; pressing the button again changes nothing
-        if guest.acpi == "honour" and guest.acpi_delay <= 0:
+        if not guest.deaf and guest.acpi_delay <= 0:
             machine.row.update(status="stopping", last_update=int(now))
             self._schedule(machine, "halted", guest.shutdown, now)
             return
@@ -370,7 +396,7 @@ class PowerModel:
             # The platform shows the request in flight; whatever the guest was doing no longer shows.
             self.cancel(machine)
             machine.row.update(status="stopping", last_update=int(now))
-        if guest.acpi == "honour":
+        if not guest.deaf:
             self._schedule(machine, "acpi", guest.acpi_delay, now)
 
     def _kill(self, machine, now):
@@ -390,6 +416,8 @@ class PowerModel:
     def _reset(self, machine, graceful, now):
         if graceful and machine.guest.graceful_reboot == "invisible":
             return  # the guest reboots; nothing the platform exposes shows it
+        if graceful and machine.guest.os == "none":
+            return  # no OS to ask: accepted, and it never happens
         _clear_agent(machine)
         machine.row["last_update"] = int(now)
         if graceful:

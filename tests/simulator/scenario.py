@@ -17,13 +17,15 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenario
 SCENARIOS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 
 DEFAULT_TIMINGS = {"boot": 30.0, "shutdown": 60.0, "kill": 3.0, "reboot": 60.0, "acpi_delay": 0.0, "agent_delay": 0.0}
-# Every switch at today's (well-behaved) value; README.md, "Switches", says what each value does.
+# Every switch at its default: what was recorded from real systems where something was (vergeos-api.md,
+# "Recorded from real systems"), else what the simulator always did; README.md, "Switches", says what each value does.
 DEFAULT_SWITCHES = {
     "redundant_action": 201, "traversed_filters": "work",
     "reboot_actions": ("reset_graceful",), "graceful": "honoured",
-    "sort_key": "work", "member_bw": "work", "key_type": "int", "error_body": "text",
-    "no_resources": "refuse", "queue_timeout": 300, "snapshot_visible_after": 0,
+    "sort_key": "work", "member_bw": "work", "key_type": "receipts", "error_body": "text",
+    "no_resources": "ignore", "queue_timeout": 300, "snapshot_visible_after": 0,
     "default_fields": "all", "lockout_after": 0, "lockout_seconds": 0,
+    "duplicate_name": 422, "taggable_vms": "enforced", "status_rows": "recorded",
 }
 VM_SWITCHES = ("redundant_action",)
 DEFAULT_SYSTEM = {"name": "vergeos-sim", "cloud_name": "vergeos-sim", "yb_version": "26.0.2.1", "os_version": "26.0.2"}
@@ -221,6 +223,7 @@ def check_meaning(scenario):
         _check_vm(index, vm, clusters, nodes, tags)
     for tag in scenario.get("generate", {}).get("tags", []):
         _require(tag, tags, "scenario.generate.tags")
+    _check_taggable(scenario)
     api_keys = [entry["key"] for entry in scenario.get("api_keys", [])]
     if len(set(api_keys)) != len(api_keys):
         raise ScenarioError("scenario.api_keys: duplicate key")
@@ -228,6 +231,28 @@ def check_meaning(scenario):
     _check_ports(scenario)
     _check_capacity(scenario)
     check_rate_limit(scenario.get("rate_limit"), "scenario.rate_limit")
+
+
+def _vm_tag_names(scenario):
+    """Return the names of the tags the scenario puts on VMs (its own VMs' and the generated ones')."""
+    names = {tag for vm in scenario.get("vms", []) for tag in vm.get("tags", [])}
+    return names | set(scenario.get("generate", {}).get("tags", []))
+
+
+def _check_taggable(scenario):
+    """Raise ScenarioError for a VM tagged in a category the scenario says cannot tag VMs (taggable_vms false)."""
+    refused = {category["name"] for category in scenario.get("tag_categories", []) if category.get("taggable_vms") is False}
+    category_of = {tag["name"]: tag["category"] for tag in scenario.get("tags", [])}
+    for name in sorted(_vm_tag_names(scenario)):
+        if category_of.get(name) in refused:
+            raise ScenarioError("scenario.tags: %r is put on a VM, but its category %r has taggable_vms false" % (name, category_of[name]))
+
+
+def taggable_categories(scenario):
+    """Return the names of the scenario's categories that can tag VMs: `taggable_vms` as given, else whether it tags a VM."""
+    tagging = {tag["category"] for tag in scenario.get("tags", []) if tag["name"] in _vm_tag_names(scenario)}
+    return {category["name"] for category in scenario.get("tag_categories", [])
+            if category.get("taggable_vms", category["name"] in tagging)}
 
 
 def check_rate_limit(rate_limit, where):
@@ -379,8 +404,8 @@ def default_scenario(vm_count):
         "api_keys": [{"key": DEFAULT_API_KEY, "role": "admin", "user": "admin"}],
         "clusters": list(DEFAULT_CLUSTERS),
         "nodes": [{"name": name, "cluster": "cluster1"} for name in DEFAULT_NODE_NAMES],
-        "tag_categories": [{"name": "environment", "description": "Where the VM serves"},
-                           {"name": "application", "description": "What the VM runs"}],
+        "tag_categories": [{"name": "environment", "description": "Where the VM serves", "taggable_vms": True},
+                           {"name": "application", "description": "What the VM runs", "taggable_vms": True}],
         "tags": [{"name": "production", "category": "environment"},
                  {"name": "staging", "category": "environment"},
                  {"name": "web", "category": "application"}],

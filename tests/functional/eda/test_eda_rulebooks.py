@@ -11,8 +11,8 @@ import subprocess
 
 import yaml
 
-from eda_helpers import actions, listing_starts, printed_events, wait_for
-from run_ansible import base_env, BIN, sim_env
+from eda_helpers import INVENTORY, Rulebook, actions, listing_starts, printed_events, wait_for
+from run_ansible import base_env, BIN, ROOT, run, sim_env
 
 RECORD = "eda-e2e"
 # The rulebook's user, with a password to look for in its output (the maintenance playbook runs as admin).
@@ -173,9 +173,10 @@ def rulebook_file(name):
         return yaml.safe_load(handle)
 
 
-def test_restart_rulebook_has_no_default_opt_in_tag():
-    """No tag named, no restart: the condition reads the variable without a default, so ansible-rulebook refuses to start
-    ("vars does not contain key: vergeos_eda_opt_in_tag") rather than guess which VMs opted in."""
+def test_restart_rulebook_without_an_opt_in_tag_refuses_to_start_and_touches_no_vm(sim, rulebook):
+    """No tag named, no restart: the condition reads the variable without a default, so the real ansible-rulebook, started
+    without vergeos_eda_opt_in_tag, stops at once ("vars does not contain key: vergeos_eda_opt_in_tag"): the source never reads,
+    no playbook runs, no VM is powered on."""
     (ruleset,) = rulebook_file("restart_stopped_vms")
     (rule,) = ruleset["rules"]
     assert "event.vergeos_power.vm.tags contains vars.vergeos_eda_opt_in_tag" in rule["condition"]
@@ -185,6 +186,21 @@ def test_restart_rulebook_has_no_default_opt_in_tag():
     assert source["vergeos.power.vm_power_events"]["include_tags"] is True
     assert source["vergeos.power.vm_power_events"]["include_maintenance"] is True
 
+    sim.load(world(vm(71, "eda-stopped-optin", power="stopped", tags=[OPT_IN])))
+    sim.clear_requests()
+    try:
+        book = rulebook("restart_stopped_vms", {"vergeos_eda_interval": 0.5}, username=USER, password=PASSWORD)
+        returncode = book.process.wait(START_TIMEOUT)
+        output = book.output()
+        log = sim.requests()
+    finally:
+        sim.reset()
+
+    assert returncode != 0, output
+    assert "vars does not contain key: vergeos_eda_opt_in_tag" in output, output
+    assert log == [], log
+    assert "PLAY [" not in output, output
+
 
 def test_the_rulebooks_launch_playbooks_of_the_collection():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -192,3 +208,49 @@ def test_the_rulebooks_launch_playbooks_of_the_collection():
         (ruleset,) = rulebook_file(name)
         assert [rule["action"]["run_playbook"]["name"] for rule in ruleset["rules"]] == ["vergeos.power." + playbook]
         assert os.path.exists(os.path.join(root, "playbooks", playbook + ".yml"))
+
+
+def test_the_source_runs_from_a_collection_installed_by_ansible_galaxy_with_only_its_path_set(sim, java, tmp_path):
+    """ansible-rulebook runs the source by its file path (runpy) and puts nothing on sys.path: from a copy installed with
+    `ansible-galaxy collection install -p DIR` and ANSIBLE_COLLECTIONS_PATH=DIR alone (no PYTHONPATH), the source still imports
+    the collection's module_utils from DIR, reads, and gives its events."""
+    sim.load(world(vm(61, "eda-installed-a"), vm(62, "eda-installed-b", power="stopped")))
+    built, installed = tmp_path / "built", tmp_path / "installed"
+    result = run("ansible-galaxy", "collection", "build", "--output-path", str(built), ROOT, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (tarball,) = built.glob("*.tar.gz")
+    result = run("ansible-galaxy", "collection", "install", str(tarball), "-p", str(installed), cwd=str(tmp_path),
+                 env={"ANSIBLE_COLLECTIONS_PATH": str(installed)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = {name: value for name, value in base_env(sim_env(sim, username=USER, password=PASSWORD)).items() if name != "PYTHONPATH"}
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(installed)
+    listed = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "list", "vergeos.power", "--format", "json"], env=env,
+                            capture_output=True, text=True, check=True, timeout=120)
+    # The only vergeos.power ansible-rulebook can find is the installed copy (the checkout is not on this path).
+    assert list(json.loads(listed.stdout)) == [str(installed / "ansible_collections")], listed.stdout
+    rules = [{"name": "Installed source", "hosts": "localhost",
+              "sources": [{"vergeos.power.vm_power_events": {"baseline": True, "interval": 0.5}}],
+              "rules": [{"name": "Every baseline", "condition": 'event.vergeos_power.type == "baseline"', "action": {"none": {}}}]}]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(INVENTORY))
+    sim.clear_requests()
+    with open(tmp_path / "rulebook.out", "w", encoding="utf-8") as handle:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [os.path.join(BIN, "ansible-rulebook"), "-r", str(tmp_path / "rules.yml"), "-i", str(tmp_path / "inventory.yml"), "--print-events"],
+            cwd=str(tmp_path), env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    book = Rulebook(process, tmp_path / "rulebook.out")
+    try:
+        wait_for(lambda: len(printed_events(book.output())) >= 2 or process.poll() is not None, START_TIMEOUT,
+                 lambda: "the baseline events:\n" + book.output())
+        output = book.stop()
+    finally:
+        book.stop()
+        log = sim.requests()
+        sim.reset()
+
+    assert "source_failed" not in output and "cannot be imported" not in output, output
+    events = printed_events(output)
+    assert [(event["type"], event["vm"]["id"], event["vm"]["power_state"]) for event in events[:2]] == [
+        ("baseline", 61, "running"), ("baseline", 62, "stopped")], output
+    assert listing_starts([entry for entry in log if entry["user"] == USER]), "no listing by the installed source"
+    assert_clean(output)

@@ -5,6 +5,8 @@ from run_ansible import run_play
 
 WORLD = {
     "speed": 100,
+    # The 507 answer on purpose (the recorded default accepts the start and never carries it out: test_start_never_began.py).
+    "switches": {"no_resources": "refuse"},
     "vms": [
         {"name": "big01", "key": 1, "guest": {"start": "no_resources", "no_resources_status": 507}},
         {"name": "broken01", "key": 2, "guest": {"start": "error"}},

@@ -52,10 +52,25 @@ def requirement_lines(path):
     return [line for line in lines if line]
 
 
+def all_requirement_lines(path, seen=None):
+    """Return the requirement lines of a pip requirements file and of the files it includes with -r (each file once)."""
+    seen = set() if seen is None else seen
+    seen.add(os.path.abspath(path))
+    found = []
+    for line in requirement_lines(path):
+        if line.startswith("-r "):
+            included = os.path.join(os.path.dirname(path), line[3:].strip())
+            if os.path.abspath(included) not in seen:
+                found += all_requirement_lines(included, seen)
+        else:
+            found.append(line)
+    return found
+
+
 def pinned(name):
-    """Return the `name==version` line of requirements-dev.txt."""
-    matches = [line for line in requirement_lines(os.path.join(ROOT, "requirements-dev.txt")) if line.startswith(name + "==")]
-    assert len(matches) == 1, "requirements-dev.txt pins %s once: %r" % (name, matches)
+    """Return the `name==version` line of requirements-dev.txt (with the files it includes)."""
+    matches = [line for line in all_requirement_lines(os.path.join(ROOT, "requirements-dev.txt")) if line.startswith(name + "==")]
+    assert len(matches) == 1, "requirements-dev.txt and the files it includes pin %s once: %r" % (name, matches)
     return matches[0]
 
 
@@ -131,7 +146,8 @@ def test_tarball_ships_the_collection_and_nothing_else(shipped):
                    "plugins/modules/vergeos_vm_power.py", "plugins/action/vergeos_vm_power.py", "plugins/inventory/vergeos.py",
                    "plugins/module_utils/client.py", "README.md", "MANIFEST.json"):
         assert wanted in names, wanted + " is not in the tarball"
-    for unwanted in (".venv", ".cache", ".git", "tools", "Makefile", "requirements-dev.txt", "ruff.toml", "build"):
+    for unwanted in (".venv", ".venv-demo", ".cache", ".git", ".github", "tools", "Makefile", "requirements-dev.txt", "requirements-sim.txt",
+                     "requirements-test.txt", "requirements-publish.txt", "ruff.toml", "build"):
         assert unwanted not in tops, unwanted + " is in the tarball"
     for unwanted in ("tests/simulator/", "tests/functional/", "tests/bench/", "tests/output/", "tests/integration/", "extensions/molecule/"):
         assert not [name for name in names if name.startswith(unwanted)], unwanted + " is in the tarball"

@@ -19,11 +19,13 @@ from run_ansible import ROOT, run, sim_env
 PLAYBOOK = os.path.join(ROOT, "playbooks", "probe.yml")
 VMS = [{"key": key, "name": "vm-%02d" % key, "power": "running" if key % 3 == 0 else "stopped", "tags": ["prod"] if key % 2 else []}
        for key in range(1, 10)]
-WORLD = {"speed": 100, "tag_categories": [{"name": "env"}], "tags": [{"name": "prod", "category": "env"}], "vms": VMS}
+WORLD = {"speed": 100, "tag_categories": [{"name": "env", "taggable_vms": True}], "tags": [{"name": "prod", "category": "env"}], "vms": VMS}
+MAINTENANCE_CATEGORY = "vergeos_power_maintenance"
 SWITCH_DEFAULTS = {"sort_key": "work", "member_bw": "work", "key_type": "int", "error_body": "text", "default_fields": "all",
                    "traversed_filters": "work"}
+# The simulator keeps status keys apart from machine keys; the world has no maintenance category yet.
 REPORTED_DEFAULTS = {"sort_key": "works", "member_bw": "works", "key_type": "int", "error_body": "text", "default_fields": "all",
-                     "traversed_filters": "works"}
+                     "traversed_filters": "works", "status_key": "differs", "maintenance_category": "unknown", "preflight_reads": "works"}
 # (switch, value, what the probe reports, a text its detail holds)
 SWITCH_CASES = [
     ("sort_key", "reject", "refused", "HTTP 422: Invalid argument"),
@@ -31,8 +33,8 @@ SWITCH_CASES = [
     ("member_bw", "reject", "refused", "HTTP 422: Invalid argument"),
     ("key_type", "string", "string", "$key: 9 string; machine: 9 string (9 rows of vms)"),
     ("key_type", "mixed", "mixed", "int, "),
-    ("error_body", "flag", "flag", '{"err": true, "message": "vms 0 does not exist"}'),
-    ("error_body", "nested", "nested", '{"err": {"message": "vms 0 does not exist"}}'),
+    ("error_body", "flag", "flag", '{"err": true, "message": "Resource \'/v4/vms/0\' not found during get"}'),
+    ("error_body", "nested", "nested", '{"err": {"message": "Resource \'/v4/vms/0\' not found during get"}}'),
     ("default_fields", "short", "short", "4 columns ($key, is_snapshot, machine, name)"),
     ("traversed_filters", "reject", "refused", "HTTP 422: Invalid argument"),
 ]
@@ -40,12 +42,12 @@ DEFAULT_DETAILS = {
     "sort_key": "ordered 9 rows of vms by key",
     "member_bw": "5 row(s), every one a VM member",
     "key_type": "$key: 9 int; machine: 9 int (9 rows of vms)",
-    "error_body": 'HTTP 404 to GET vms/0: {"err": "vms 0 does not exist"}',
+    "error_body": 'HTTP 404 to GET vms/0: {"err": "Resource \'/v4/vms/0\' not found during get"}',
     "default_fields": "every one of fields=most",
     "traversed_filters": "3 row(s), every one running",
 }
 ADVERSE = {"sort_key": "ignored", "member_bw": "refused", "key_type": "mixed", "error_body": "flag", "default_fields": "short",
-           "traversed_filters": "refused"}
+           "traversed_filters": "refused", "status_key": "differs", "maintenance_category": "unknown", "preflight_reads": "works"}
 
 
 def probe(sim, tmp_path, *args, output=True):
@@ -149,3 +151,37 @@ def test_a_refused_login_fails_after_one_request_and_writes_nothing(sim, tmp_pat
     assert "HTTP 401" in result.stdout and "not-the-password-42" not in result.stdout + result.stderr
     assert [(entry["method"], entry["path"], entry["status"]) for entry in log] == [("GET", "/api/v4/system", 401)]
     assert not path.exists()
+
+
+@pytest.mark.parametrize("taggable", [True, False])
+def test_the_maintenance_category_is_reported_taggable_or_not(sim, tmp_path, taggable):
+    categories = WORLD["tag_categories"] + [{"name": MAINTENANCE_CATEGORY, "taggable_vms": taggable}]
+    sim.load(dict(WORLD, tag_categories=categories))
+    result, log, report = probe(sim, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    expected = "taggable" if taggable else "not_taggable"
+    assert values(report) == dict(REPORTED_DEFAULTS, maintenance_category=expected)
+    assert ("taggable_vms %s" % ("true" if taggable else "false")) in report["behaviours"]["maintenance_category"]["detail"]
+    assert_reads_only(log)
+
+
+def test_a_user_who_may_not_read_the_nodes_is_told_the_preflight_will_be_skipped(sim, tmp_path):
+    sim.load(WORLD)
+    sim.add_faults({"method": "GET", "path": "/api/v4/nodes", "kind": "error", "status": 403, "message": "Permission denied"})
+    try:
+        result, log, report = probe(sim, tmp_path)
+    finally:
+        sim.clear_faults()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert values(report) == dict(REPORTED_DEFAULTS, preflight_reads="refused")
+    assert "HTTP 403: Permission denied" in report["behaviours"]["preflight_reads"]["detail"]
+    assert_reads_only(log)
+
+
+def test_nothing_to_look_at_is_unknown_never_works(sim, tmp_path):
+    """No VM carries a tag and none is running: the filters and the status keys cannot be judged."""
+    sim.load(dict(WORLD, vms=[dict(vm, power="stopped", tags=[]) for vm in VMS]))
+    result, log, report = probe(sim, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert values(report) == dict(REPORTED_DEFAULTS, member_bw="unknown", traversed_filters="unknown", status_key="unknown")
+    assert_reads_only(log)

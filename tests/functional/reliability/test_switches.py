@@ -3,7 +3,8 @@
 One playbook run per case exercises what the switches touch (listing, tags, stop and start,
 restarts in each method, a snapshot, a start without resources, a 404) with its checks in
 the play itself, plus an inventory run that pages 3 VMs at a time; the request log then
-shows that nothing was sent twice. The switches and their values are the simulator's
+shows that nothing was sent twice: each power action (per VM and action, the refused spellings
+of a reboot included) and the snapshot once, and no login failed. The switches and their values are the simulator's
 (tests/simulator/README.md, "Switches"); the adverse world takes its values from the
 simulator's own bundle, scenarios/switches.json, so the two cannot drift apart.
 """
@@ -11,6 +12,7 @@ simulator's own bundle, scenarios/switches.json, so the two cannot drift apart.
 import json
 import os
 import sys
+from collections import Counter
 
 import pytest
 import yaml
@@ -30,25 +32,27 @@ VMS = [
 ]
 ADVERSE = json.loads(open(os.path.join(ROOT, "tests", "simulator", "scenarios", "switches.json"), encoding="utf-8").read())["switches"]
 
-# (case id, switches, what the restart in the guest method gives: 'asked' or 'refused', how a start without resources ends)
+# (case id, switches, what the restart in the guest method gives: 'asked' or 'refused', how a start without resources ends:
+# 'ignored' (the simulator's default, as recorded), 'refused', 'queued' or 'gave_up')
 CASES = [
-    ("defaults", {}, "asked", "refused"),
-    ("sort_key_reject", {"sort_key": "reject"}, "asked", "refused"),
-    ("sort_key_ignore", {"sort_key": "ignore"}, "asked", "refused"),
-    ("member_bw_reject", {"member_bw": "reject"}, "asked", "refused"),
-    ("key_type_string", {"key_type": "string"}, "asked", "refused"),
-    ("key_type_mixed", {"key_type": "mixed"}, "asked", "refused"),
-    ("error_body_flag", {"error_body": "flag"}, "asked", "refused"),
-    ("error_body_nested", {"error_body": "nested"}, "asked", "refused"),
-    ("reboot_guestreset", {"reboot_actions": ["guestreset"]}, "asked", "refused"),
-    ("reboot_guestreboot", {"reboot_actions": ["guestreboot"]}, "asked", "refused"),
-    ("reboot_none", {"reboot_actions": []}, "refused", "refused"),
-    ("graceful_ignored", {"graceful": "ignored"}, "asked", "refused"),
+    ("defaults", {}, "asked", "ignored"),
+    ("sort_key_reject", {"sort_key": "reject"}, "asked", "ignored"),
+    ("sort_key_ignore", {"sort_key": "ignore"}, "asked", "ignored"),
+    ("member_bw_reject", {"member_bw": "reject"}, "asked", "ignored"),
+    ("key_type_string", {"key_type": "string"}, "asked", "ignored"),
+    ("key_type_mixed", {"key_type": "mixed"}, "asked", "ignored"),
+    ("error_body_flag", {"error_body": "flag"}, "asked", "ignored"),
+    ("error_body_nested", {"error_body": "nested"}, "asked", "ignored"),
+    ("reboot_guestreset", {"reboot_actions": ["guestreset"]}, "asked", "ignored"),
+    ("reboot_guestreboot", {"reboot_actions": ["guestreboot"]}, "asked", "ignored"),
+    ("reboot_none", {"reboot_actions": []}, "refused", "ignored"),
+    ("graceful_ignored", {"graceful": "ignored"}, "asked", "ignored"),
+    ("no_resources_refuse", {"no_resources": "refuse"}, "asked", "refused"),
     ("no_resources_queue", {"no_resources": "queue"}, "asked", "queued"),
-    ("snapshot_late", {"snapshot_visible_after": 200}, "asked", "refused"),
-    ("default_fields_short", {"default_fields": "short"}, "asked", "refused"),
-    ("traversed_filters_reject", {"traversed_filters": "reject"}, "asked", "refused"),
-    ("redundant_422", {"redundant_action": 422}, "asked", "refused"),
+    ("snapshot_late", {"snapshot_visible_after": 200}, "asked", "ignored"),
+    ("default_fields_short", {"default_fields": "short"}, "asked", "ignored"),
+    ("traversed_filters_reject", {"traversed_filters": "reject"}, "asked", "ignored"),
+    ("redundant_422", {"redundant_action": 422}, "asked", "ignored"),
     ("adverse", ADVERSE, "asked", "gave_up"),
 ]
 
@@ -91,7 +95,8 @@ def exercise(restart, no_resources):
         {"name": "Withdraw it", "vergeos.power.vergeos_vm_power": dict(fast, name="big-01", state="stopped", force=True)},
         {"name": "Refused or queued, in the server's words", "ansible.builtin.assert": {"that": [
             "big.failed and 'True' not in big.msg",
-            {"refused": "'HTTP 507: Insufficient cluster resources' in big.msg",
+            {"ignored": "'never showed starting' in big.msg and 'Insufficient cluster resources' in big.msg",
+             "refused": "'HTTP 507: Insufficient cluster resources' in big.msg",
              "queued": "'VergeOS queued the start' in big.msg and 'Insufficient cluster resources' in big.msg",
              # The bundle's queue_timeout (120 s at speed 100) ends before the task's deadline: VergeOS gives up first.
              "gave_up": "'Gave up waiting for resources' in big.msg"}[no_resources]]}},
@@ -129,6 +134,12 @@ def test_the_collection_copes_with_the_switch(sim, tmp_path, case):
         sim.reset()
     snapshots = [entry for entry in log if entry["method"] == "POST" and entry["path"] == "/api/v4/machine_snapshots"]
     assert len(snapshots) == 1, "the snapshot was taken %d times" % len(snapshots)
+    # Every power action the play asked for was sent, and none twice: per VM and action (accepted or refused).
+    sent = Counter((int(entry["body"]["vm"]), entry["body"]["action"]) for entry in log
+                   if entry["method"] == "POST" and entry["path"] == "/api/v4/vm_actions")
+    assert {pair: count for pair, count in sent.items() if count > 1} == {}, sorted(sent.items())
+    assert {(12, "poweroff"), (21, "poweroff"), (12, "poweron"), (21, "poweron"), (32, "poweroff"), (32, "poweron"),
+            (41, "poweron")} <= set(sent), sorted(sent)
     failed_logins = [entry for entry in log if entry["status"] == 401]
     assert failed_logins == []
 

@@ -1,6 +1,6 @@
 """Power changes at scale through a throttled, lossy VergeOS: real ansible-playbook runs, judged by the request log.
 
-The simulator drops the connection of a user over 50 requests a second (burst 50),
+The simulator drops the connection of a user over 50 requests a second (burst 20),
 VergeOS's way of throttling, and seeded faults hit reads, power actions and snapshot
 POSTs: 502/503 answers, dropped requests, and answers lost after VergeOS carried the
 request out. The assertions read the simulator's request log and final state, never
@@ -8,6 +8,7 @@ the module's own words; wall times belong to the benchmarks (make bench).
 """
 
 import json
+import re
 import sys
 
 import pytest
@@ -19,7 +20,9 @@ SEED = 20261202
 PASSWORD = "pw-Throttled-2112"
 AUDITOR = ("auditor", "auditor-pw-77")  # the test's own reads: a bucket of their own
 SPEED = 10
-RATE_LIMIT = {"rate": 50, "burst": 50, "mode": "drop"}
+# Burst 20: the limit bites within the first requests (before the seeded losses of the role test's keys 21-40, which the
+# pacer also takes for throttling), whatever the pacer does after.
+RATE_LIMIT = {"rate": 50, "burst": 20, "mode": "drop"}
 LOSSY = [
     {"method": "GET", "kind": "error", "status": [502, 503], "rate": 0.1},
     {"kind": "drop", "rate": 0.03},
@@ -72,8 +75,26 @@ def actions_of(log, key, action):
             and int(entry["body"]["vm"]) == key and entry["body"]["action"] == action]
 
 
+def reads_between(log, key, first, last):
+    """Return the reads of VM ``key`` answered between two logged requests, by their places in the log (not their times)."""
+    term = re.compile(r"\$key eq %d\b" % key)
+    return [entry for entry in log[log.index(first) + 1:log.index(last)] if entry["method"] == "GET" and entry["path"] == "/api/v4/vms"
+            and acknowledged(entry) and term.search(str(entry["query"].get("filter", "")))]
+
+
 def throttled(log):
     return [entry for entry in log if "rate_limit" in (entry.get("fault") or {})]
+
+
+def busiest_second(log, user):
+    """Return the most requests of ``user`` that reached the simulator within one second (a sliding window)."""
+    times = sorted(entry["time"] for entry in log if entry.get("user") == user)
+    start, busiest = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    return busiest
 
 
 @pytest.fixture
@@ -159,7 +180,9 @@ def test_safe_shutdown_over_200_vms_kills_only_the_deaf_at_their_own_deadlines(t
     log = sim.requests()
     sim.clear_faults()
     assert result.returncode == 0, result.stdout[-6000:]
-    assert len(throttled(log)) > 0, "the rate limit never dropped a request"
+    # Either the limit bit (and the run still came through), or the pacer kept the client under it all along (the seeded losses,
+    # which it also takes for throttling, can slow it down before the limit does): never a client above the limit and unthrottled.
+    assert throttled(log) or busiest_second(log, "admin") <= RATE_LIMIT["rate"] + RATE_LIMIT["burst"], busiest_second(log, "admin")
     assert all(fault["fired"] == 1 for fault in sim.faults()["faults"][:len(SLOW)])  # every slow VM lost its first poweroff
     assert set(states_by_name(sim).values()) == {"stopped"}
 
@@ -173,10 +196,14 @@ def test_safe_shutdown_over_200_vms_kills_only_the_deaf_at_their_own_deadlines(t
         kills = actions_of(log, key, "kill")
         start = offs[0]["time"]  # its graceful window cannot have started before VergeOS had its poweroff
         acked = [entry["time"] for entry in actions_of(log, key, "poweroff") if acknowledged(entry)]
-        # Its window starts at the first acknowledged poweroff, or at the first read that shows it stopping if that came first.
+        # Never early: its window starts at the first acknowledged poweroff, or at the first read that shows it stopping if that
+        # came first (a loaded machine only makes the kill later, so this bound holds however slow the run).
         assert kills[0]["time"] >= min(acked or [start]) + TIMEOUT - 0.05 or kills[0]["time"] >= start + TIMEOUT - 0.05, \
             (key, start, acked, kills[0]["time"])
-        assert kills[0]["time"] <= start + 1.5 * TIMEOUT + 2 * POLL, (key, start, kills[0]["time"])
+        # Not late, counted in the role's reads of this VM rather than in seconds: its window holds TIMEOUT / POLL of them, and
+        # the kill follows within half a window more (a kill after a second window, or after every other VM's, needs twice as many).
+        polls = reads_between(log, key, offs[0], kills[0])
+        assert 1 <= len(polls) <= 1.5 * TIMEOUT / POLL + 2, (key, len(polls))
         taken = [row for row in snapshots if row["machine"] == machines[key]]
         assert len(taken) == 1, (key, taken)  # exactly one snapshot per killed VM, however its POSTs went
         posts = [entry for entry in log if entry["method"] == "POST" and entry["path"] == "/api/v4/machine_snapshots"

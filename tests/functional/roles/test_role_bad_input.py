@@ -1,8 +1,11 @@
-"""Bad input to the safe_shutdown role: each case ends in one message that names what is wrong, and nothing is written.
+"""Bad input to the safe_shutdown and safe_startup roles: each case ends in one message that names what is wrong, and nothing is written.
 
-The role's half of the bad-input matrix. All cases run in ONE ansible-playbook run: each includes
-the role in a block whose rescue keeps the failure's message, so the matrix costs one Ansible
+The roles' half of the bad-input matrix. All cases run in ONE ansible-playbook run: each includes
+its role in a block whose rescue keeps the failure's message, so the matrix costs one Ansible
 start-up. The simulator's request log must then hold no write at all.
+
+A VM name is read as the modules read it, spaces included: ' vm-001' is not vm-001 (a role that
+stripped it acted on another VM than the one named), and the refusal names both spellings.
 """
 
 import json
@@ -21,6 +24,9 @@ WORLD = {
         {"name": "twin", "key": 3, "power": "running"},
         {"name": "stag01", "key": 4, "power": "running", "tags": ["staging"]},
         {"name": "stag02", "key": 5, "power": "running", "tags": ["staging"]},
+        {"name": "vm-001", "key": 6, "power": "running"},
+        {"name": "cold01", "key": 7, "power": "stopped"},
+        {"name": "blind01", "key": 8, "power": "stopped", "nics": [{"ipaddress": ""}]},
     ],
     "tag_categories": [{"name": "environment"}],
     "tags": [{"name": "staging", "category": "environment"}],
@@ -68,25 +74,50 @@ CASES = [
     ("record_list", dict(WEB, safe_shutdown_record=["rack7"]), "safe_shutdown_record must be a maintenance record name"),
     ("record_note_too_long", dict(WEB, safe_shutdown_record="rack7", safe_shutdown_record_note="x" * 1001),
      "safe_shutdown_record_note must be at most 1000 characters"),
+    ("targets_spaced_name", {"safe_shutdown_targets": [" vm-001"]}, "no VM is called ' vm-001'; did you mean 'vm-001'?"),
+    ("targets_spaced_textarea", {"safe_shutdown_targets": "web01\r\nvm-001 \r\n"}, "no VM is called 'vm-001 '; did you mean 'vm-001'?"),
+    ("tiers_spaced_name", {"safe_shutdown_tiers": [{"targets": ["web01"]}, {"targets": ["vm-001 "]}]},
+     "no VM is called 'vm-001 '; did you mean 'vm-001'?"),
 ]
+COLD = [{"targets": ["cold01"]}]
+# The same for safe_startup, whose VMs here are stopped: a case that is not refused would power one on (a write).
+STARTUP_CASES = [
+    ("startup_timeout_zero", {"safe_startup_tiers": COLD, "safe_startup_timeout": 0},
+     "safe_startup_timeout must be a number of seconds above 0; not 0"),
+    ("startup_timeout_negative_text", {"safe_startup_tiers": COLD, "safe_startup_timeout": "-5"},
+     "safe_startup_timeout must be a number of seconds above 0; not '-5'"),
+    ("startup_tier_timeout_zero", {"safe_startup_tiers": [{"targets": ["cold01"], "timeout": 0}]},
+     "safe_startup_tiers tier 1 timeout must be a number of seconds above 0; not 0"),
+    ("startup_no_tiers", {"safe_startup_tiers": []}, "safe_startup_tiers is empty and no host of the play carries vergeos_id"),
+    ("startup_port_without_address",
+     {"safe_startup_tiers": [{"targets": ["cold01"]}, {"name": "web", "targets": ["blind01"], "up": "port", "port": 8080}]},
+     "safe_startup_tiers tier 2 (web) has up = port (the tier's up, or safe_startup_up), but blind01 (id 8) show(s) no IP address"),
+    ("startup_spaced_name", {"safe_startup_tiers": [{"targets": ["cold01"]}, {"targets": [" vm-001"]}]},
+     "no VM is called ' vm-001'; did you mean 'vm-001'?"),
+    ("startup_unknown_vm", {"safe_startup_tiers": [{"targets": ["cold01", "no-such-vm"]}]}, "no VM is named 'no-such-vm'"),
+    ("startup_up_typo", {"safe_startup_tiers": COLD, "safe_startup_up": "pong"}, "value of safe_startup_up must be one of: running, agent, port, got: pong"),
+]
+ALL = [("safe_shutdown",) + case for case in CASES] + [("safe_startup",) + case for case in STARTUP_CASES]
 
 
 def play(tmp_path):
     tasks = []
-    for case_id, variables, _words in CASES:
+    for role, case_id, variables, _words in ALL:
         tasks.append({"name": "Case %s" % case_id, "block": [
-            {"name": "Run the role", "ansible.builtin.include_role": {"name": "vergeos.power.safe_shutdown"}, "vars": variables},
+            {"name": "Run the role", "ansible.builtin.include_role": {"name": "vergeos.power." + role}, "vars": variables},
             {"name": "It must not get here", "ansible.builtin.set_fact": {"reached": "{{ reached | default([]) + ['%s'] }}" % case_id}},
         ], "rescue": [
             {"name": "Keep the message", "ansible.builtin.set_fact": {
-                "messages": "{{ messages | default({}) | combine({'%s': ansible_failed_result.msg | default('')}) }}" % case_id}},
+                "messages": "{{ messages | default({}) | combine({'%s': [ansible_failed_result.msg | default('')] | flatten | join(' ')}) }}"
+                % case_id}},
         ]})
     tasks.append({"name": "Keep the messages", "ansible.builtin.copy": {
         "content": "{{ {'messages': messages | default({}), 'reached': reached | default([])} | to_json }}",
         "dest": str(tmp_path / "messages.json"), "mode": "0600"}})
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump([{"name": "Bad input to the role", "hosts": "localhost", "gather_facts": False,
-                                     "vars": {"ansible_python_interpreter": sys.executable, "safe_shutdown_poll_interval": 0.2},
+                                     "vars": {"ansible_python_interpreter": sys.executable, "safe_shutdown_poll_interval": 0.2,
+                                              "safe_startup_poll_interval": 0.2},
                                      "tasks": tasks}], sort_keys=False))
     return str(path)
 
@@ -106,7 +137,7 @@ def results(sim, tmp_path_factory):
     return {"messages": kept["messages"], "reached": kept["reached"], "log": log, "output": result.stdout + result.stderr}
 
 
-@pytest.mark.parametrize("case_id, words", [(case[0], case[2]) for case in CASES], ids=[case[0] for case in CASES])
+@pytest.mark.parametrize("case_id, words", [(case[1], case[3]) for case in ALL], ids=[case[1] for case in ALL])
 def test_each_case_fails_with_a_message_that_names_the_problem(results, case_id, words):
     assert case_id not in results["reached"]
     assert words in results["messages"][case_id], results["messages"][case_id]
@@ -115,4 +146,4 @@ def test_each_case_fails_with_a_message_that_names_the_problem(results, case_id,
 def test_nothing_was_written_and_nothing_crashed(results):
     assert [entry for entry in results["log"] if entry["method"] != "GET"] == []
     assert "Traceback" not in results["output"]
-    assert len(results["messages"]) == len(CASES)
+    assert len(results["messages"]) == len(ALL)

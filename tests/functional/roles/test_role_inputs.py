@@ -82,7 +82,7 @@ def test_an_awx_job_with_survey_extra_vars(world, tmp_path):
     (private / "project").mkdir(parents=True)
     (private / "env").mkdir()
     (private / "project" / "play.yml").write_text(yaml.safe_dump(PLAY, sort_keys=False))
-    survey = {"safe_shutdown_targets": "web01\ndb01\n", "safe_shutdown_timeout": "30", "safe_shutdown_poll_interval": "0.2"}
+    survey = {"safe_shutdown_targets": "web01\r\ndb01\r\n", "safe_shutdown_timeout": "30", "safe_shutdown_poll_interval": "0.2"}
     (private / "env" / "extravars").write_text(yaml.safe_dump(survey))
     environment = {name: value for name, value in base_env(sim_env(world)).items() if name.startswith(("ANSIBLE_", "VERGEOS_"))}
     (private / "env" / "envvars").write_text(yaml.safe_dump(environment))

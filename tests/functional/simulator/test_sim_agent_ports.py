@@ -54,7 +54,7 @@ def test_agent_delay_keeps_the_agent_silent_after_running(sim):
     assert quick["agent_version"] != ""  # no delay: the agent answers with `running`, as always
     slow = _settle(sim, 1, lambda row: row["status"] == "running")
     if time.monotonic() - started < 0.35:
-        assert (slow["running"], slow["agent_version"], slow["agent_guest_info"]) == (True, "", {})
+        assert (slow["running"], slow["agent_version"], slow["agent_guest_info"]) == (True, "", [])
     slow = _settle(sim, 1, _up)
     assert time.monotonic() - started >= 0.4  # boot 0.1 s, then the agent 0.3 s later
     assert slow["agent_guest_info"]["hostname"] == "slow"

@@ -128,7 +128,7 @@ def test_vm_that_fails_to_start_ends_in_error(sim):
     assert (starting["status"], starting["running"]) == ("starting", True)
     row = _settle(sim, 1, "error")
     assert (row["running"], row["powerstate"], row["state"], row["node"]) == (False, False, "error", None)
-    assert (row["running_cores"], row["agent_version"]) == (0, "")
+    assert (row["running_cores"], row["agent_version"]) == (1, "")  # a stopped row keeps the failed run's cores (recorded)
     info = rows(sim, "machine_status", filter="$key eq %d" % row["$key"], fields="status_info")[0]["status_info"]
     assert "failed to start" in info
     vm = ok_json(sim.api("GET", "/api/v4/vms/1", params={"fields": "machine#status#status as status,machine#status#running as running"}))
@@ -143,7 +143,7 @@ def test_vm_that_fails_to_start_ends_in_error(sim):
 
 @pytest.mark.parametrize("guest, code", [({"start": "no_resources"}, 507), ({"start": "no_resources", "no_resources_status": 503}, 503)])
 def test_start_refused_for_insufficient_resources(sim, guest, code):
-    _world(sim, {"name": "big", "guest": guest}, {"name": "small"})
+    _world(sim, {"name": "big", "guest": guest}, {"name": "small"}, switches={"no_resources": "refuse"})
     before = status_of(sim, 1)
     response = act(sim, 1, "poweron")
     assert response.status_code == code

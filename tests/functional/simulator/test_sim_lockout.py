@@ -8,7 +8,7 @@ from sim_helpers import ok_json
 
 USERS = [{"name": "admin", "password": "admin"}, {"name": "ops", "password": "ops-pw"}]
 LOCKED = "Account is locked: too many failed login attempts"
-BAD = "Invalid username or password"
+BAD = "Login required"
 
 
 def _load(sim, **switches):

@@ -208,7 +208,7 @@ def test_snapshot_visible_after_zero_lists_a_snapshot_at_once(sim):
     machine = _machine(sim, 1)
     key = _take(sim, machine, "now")
     assert _snapshots(sim, machine) == ["now"]
-    assert ok_json(sim.api("GET", "/api/v4/machine_snapshots/%d" % key, params={"fields": "name"})) == {"name": "now"}
+    assert ok_json(sim.api("GET", "/api/v4/machine_snapshots/%s" % key, params={"fields": "name"})) == {"name": "now"}
 
 
 def test_snapshot_visible_after_lists_a_snapshot_only_later(sim):
@@ -217,17 +217,17 @@ def test_snapshot_visible_after_lists_a_snapshot_only_later(sim):
     posted = time.monotonic()
     key = _take(sim, machine, "late")
     assert _snapshots(sim, machine) == []
-    assert sim.api("GET", "/api/v4/machine_snapshots/%d" % key).status_code == 404
+    assert sim.api("GET", "/api/v4/machine_snapshots/%s" % key).status_code == 404
     wait_for(lambda: _snapshots(sim, machine), lambda names: names == ["late"], timeout=5)
     assert time.monotonic() - posted >= 0.25
-    assert ok_json(sim.api("GET", "/api/v4/machine_snapshots/%d" % key, params={"fields": "name"})) == {"name": "late"}
+    assert ok_json(sim.api("GET", "/api/v4/machine_snapshots/%s" % key, params={"fields": "name"})) == {"name": "late"}
 
 
 def test_a_snapshot_not_yet_listed_can_be_deleted(sim):
     _load(sim, snapshot_visible_after=30)
     machine = _machine(sim, 1)
     key = _take(sim, machine, "gone")
-    assert sim.api("DELETE", "/api/v4/machine_snapshots/%d" % key).status_code == 200
+    assert sim.api("DELETE", "/api/v4/machine_snapshots/%s" % key).status_code == 200
     time.sleep(0.4)
     assert _snapshots(sim, machine) == []
     assert rows(sim, "vms", filter="is_snapshot eq true", fields="name") == []  # its snapshot VM went with it

@@ -175,8 +175,9 @@ def test_error_body_shapes(sim, shape, body):
                "nested": lambda text: {"err": {"message": text}}}[shape]
     for method, path, kwargs, code, text in (
             ("GET", "/api/v4/vms", {"params": {"filter": "name like 'x'"}}, 422, "Invalid argument"),
-            ("GET", "/api/v4/vms", {"auth": ("admin", "wrong")}, 401, "Invalid username or password"),
-            ("GET", "/api/v4/nowhere", {}, 404, "API not found: /v4/nowhere"),
+            ("GET", "/api/v4/vms", {"auth": ("admin", "wrong")}, 401, "Login required"),
+            ("GET", "/api/v4/nowhere", {}, 404, "Table not found during get"),
+            ("GET", "/api/v4/vms/99", {}, 404, "Resource '/v4/vms/99' not found during get"),
             ("POST", "/api/v4/vms", {"json": {}}, 405, "POST is not permitted on /v4/vms")):
         answer = sim.api(method, path, **kwargs)
         assert (answer.status_code, answer.json()) == (code, message(text))

@@ -13,10 +13,13 @@ SIMULATOR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 BUNDLE_PATH = os.path.join(SIMULATOR, "scenarios", "switches.json")
 # Switches that tune another one rather than pick a behaviour: the bundle may keep their default.
 PARAMETERS = {"reboot_actions", "queue_timeout", "lockout_seconds"}
+# Switches whose recorded default is already the adverse value (the old one is the lenient): the bundle keeps it.
+ADVERSE_DEFAULTS = {"taggable_vms": "enforced", "status_rows": "recorded"}
 DEFAULTS = {
     "redundant_action": 201, "traversed_filters": "work", "reboot_actions": ["reset_graceful"], "graceful": "honoured",
-    "sort_key": "work", "member_bw": "work", "key_type": "int", "error_body": "text", "no_resources": "refuse",
+    "sort_key": "work", "member_bw": "work", "key_type": "receipts", "error_body": "text", "no_resources": "ignore",
     "queue_timeout": 300, "snapshot_visible_after": 0, "default_fields": "all", "lockout_after": 0, "lockout_seconds": 0,
+    "duplicate_name": 422, "taggable_vms": "enforced", "status_rows": "recorded",
 }
 
 
@@ -40,7 +43,8 @@ def test_schema_readme_bundle_and_defaults_name_the_same_switches():
 
 def test_the_bundle_sets_every_behaviour_switch_away_from_its_default():
     switches = _bundle()["switches"]
-    assert [name for name in DEFAULTS if name not in PARAMETERS and switches[name] == DEFAULTS[name]] == []
+    assert [name for name in DEFAULTS if name not in PARAMETERS and name not in ADVERSE_DEFAULTS and switches[name] == DEFAULTS[name]] == []
+    assert {name: switches[name] for name in ADVERSE_DEFAULTS} == ADVERSE_DEFAULTS
     jsonschema.validate(_bundle(), scenario_schema())
 
 
@@ -88,6 +92,11 @@ INVALID = [
     ({"switches": {"lockout_after": 1.5}}, "scenario.switches.lockout_after"),
     ({"switches": {"lockout_after": -1}}, "scenario.switches.lockout_after"),
     ({"switches": {"lockout_seconds": -1}}, "scenario.switches.lockout_seconds"),
+    ({"switches": {"duplicate_name": 400}}, "scenario.switches.duplicate_name"),
+    ({"switches": {"taggable_vms": "maybe"}}, "scenario.switches.taggable_vms"),
+    ({"switches": {"status_rows": "zeroed"}}, "scenario.switches.status_rows"),
+    ({"tag_categories": [{"name": "c", "taggable_vms": "yes"}]}, "scenario.tag_categories[0].taggable_vms"),
+    ({"vms": [{"name": "a", "guest": {"os": "dos"}}]}, "scenario.vms[0].guest.os"),
     ({"vms": [{"name": "a", "switches": {"sort_key": "reject"}}]}, "unknown field 'sort_key'"),
 ]
 

@@ -24,30 +24,30 @@ def post(sim, table, body, status=201, auth=("admin", "admin")):
 
 
 def test_a_category_a_tag_and_members_round_trip(tags):
-    category = post(tags, "tag_categories", {"name": "vergeos.power", "description": "records"})["$key"]
+    category = post(tags, "tag_categories", {"name": "vergeos.power", "description": "records", "taggable_vms": True})["$key"]
     tag = post(tags, "tags", {"name": "maintenance-1", "category": category, "description": '{"state": "open"}'})["$key"]
     member = post(tags, "tag_members", {"tag": tag, "member": "vms/2"})["$key"]
     post(tags, "tag_members", {"tag": str(tag), "member": "vms/1"})  # keys may come as strings, as receipts carry them
-    found = rows(tags, "tag_members", filter="tag eq %d" % tag, fields="member,tag#name as tag_name,tag#category#name as category_name")
+    found = rows(tags, "tag_members", filter="tag eq %s" % tag, fields="member,tag#name as tag_name,tag#category#name as category_name")
     assert sorted(row["member"] for row in found) == ["vms/1", "vms/2"]
     assert {row["category_name"] for row in found} == {"vergeos.power"}
 
-    assert tags.api("PUT", "/api/v4/tags/%d" % tag, json={"description": '{"state": "closed"}'}).status_code == 200
-    assert rows(tags, "tags", filter="$key eq %d" % tag, fields="name,description")[0]["description"] == '{"state": "closed"}'
+    assert tags.api("PUT", "/api/v4/tags/%s" % tag, json={"description": '{"state": "closed"}'}).status_code == 200
+    assert rows(tags, "tags", filter="$key eq %s" % tag, fields="name,description")[0]["description"] == '{"state": "closed"}'
 
-    assert tags.api("DELETE", "/api/v4/tag_members/%d" % member).status_code == 200
-    assert [row["member"] for row in rows(tags, "tag_members", filter="tag eq %d" % tag, fields="member")] == ["vms/1"]
-    assert tags.api("DELETE", "/api/v4/tags/%d" % tag).status_code == 200
-    assert rows(tags, "tag_members", filter="tag eq %d" % tag, fields="member") == []  # the members went with the tag
-    assert rows(tags, "tags", filter="$key eq %d" % tag, fields="name") == []
+    assert tags.api("DELETE", "/api/v4/tag_members/%s" % member).status_code == 200
+    assert [row["member"] for row in rows(tags, "tag_members", filter="tag eq %s" % tag, fields="member")] == ["vms/1"]
+    assert tags.api("DELETE", "/api/v4/tags/%s" % tag).status_code == 200
+    assert rows(tags, "tag_members", filter="tag eq %s" % tag, fields="member") == []  # the members went with the tag
+    assert rows(tags, "tags", filter="$key eq %s" % tag, fields="name") == []
 
 
 @pytest.mark.parametrize("table, body, status", [
-    ("tag_categories", {"name": "environment"}, 409),
+    ("tag_categories", {"name": "environment"}, 422),
     ("tag_categories", {}, 422),
-    ("tags", {"name": "production", "category": 1}, 409),
+    ("tags", {"name": "production", "category": 1}, 422),
     ("tags", {"name": "x", "category": 99}, 422),
-    ("tag_members", {"tag": 1, "member": "vms/1"}, 409),
+    ("tag_members", {"tag": 1, "member": "vms/1"}, 422),
     ("tag_members", {"tag": 1, "member": "vms/99"}, 422),
     ("tag_members", {"tag": 1, "member": "vnets/1"}, 422),
     ("tag_members", {"tag": 99, "member": "vms/2"}, 422),

@@ -2,32 +2,17 @@
 # Copyright: vergeos.power contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""ansible-rulebook event source: the power state of VergeOS VMs, turned into events.
-
-Three parts, each testable on its own:
-
-- ``PowerWatch`` (pure): successive reads of the watched VMs in, events out. Time is
-  given to it; it never reads, sleeps or logs.
-- ``Poller`` (blocking): ONE VM listing per call through the collection's client layer
-  (``vms.list_vms``, paged), plus the tags and the maintenance records when asked for.
-- ``watch`` (async): the loop ansible-rulebook runs through ``main(queue, args)``; the
-  blocking read runs in a thread, failures back off, and nothing escapes as a traceback.
-"""
+"""ansible-rulebook event source: the power state of VergeOS VMs as events. Its options and loop; the watch is module_utils/watch.py."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime
-import importlib
 import logging
-import math
 import os
 import random
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 DOCUMENTATION = r'''
 ---
@@ -50,7 +35,7 @@ description:
   - A read that fails (after the client's own retries) is tried again with exponential backoff, up to O(max_retry_delay)
     apart; the VMs keep their last known state meanwhile. Credentials refused (HTTP 401) or invalid options stop the source
     after one V(source_failed) event, because trying again could lock the account. No secret is ever put in an event or a log.
-version_added: 1.1.0
+version_added: 2.0.0
 author:
   - vergeos.power contributors (@vergeos)
 requirements:
@@ -216,390 +201,43 @@ EXAMPLES = r'''
     include_maintenance: true
 '''
 
-EVENT_KEY = 'vergeos_power'
-# Normalised power states that are on their way somewhere else: a VM that stays in one too long is stuck.
-TRANSITIONS = frozenset(('starting', 'stopping', 'migrating'))
 # Keys ansible-rulebook itself may add to a source's arguments.
 RULEBOOK_ARGS_PREFIX = 'eda_'
 LOGGER = logging.getLogger('vergeos.power.vm_power_events')
 
-_UTILS_PACKAGE = 'ansible_collections.vergeos.power.plugins.module_utils'
-_UTILS_NAMES = ('argspec', 'details', 'errors', 'maintenance', 'power_state', 'vms')
-# From this file up to the folder that holds ansible_collections/.
-_LAYOUT = ('ansible_collections', 'vergeos', 'power', 'extensions', 'eda', 'plugins', 'event_source')
-
-
-# ---------------------------------------------------------------- the collection's client layer
-
-
-def collections_root(path):
-    """Return the folder holding ``ansible_collections/`` for this plugin at ``path``; None when the file is not laid out so."""
-    parts = os.path.abspath(path).split(os.sep)
-    if len(parts) > len(_LAYOUT) + 1 and tuple(parts[-len(_LAYOUT) - 1:-1]) == _LAYOUT:
-        return os.sep.join(parts[:-len(_LAYOUT) - 1]) or os.sep
-    return None
-
-
-def _import_utils():
-    found = {name: importlib.import_module('%s.%s' % (_UTILS_PACKAGE, name)) for name in _UTILS_NAMES}
-    # ansible-core's own validator of argument specs: the options are checked as a module's are.
-    found['ArgumentSpecValidator'] = importlib.import_module('ansible.module_utils.common.arg_spec').ArgumentSpecValidator
-    return SimpleNamespace(**found)
-
-
-def load_utils(path):
-    """Import the collection's module_utils.
-
-    ansible-rulebook runs this file by its path (runpy), without Ansible's collection loader:
-    when the import fails, the folder holding this collection's ``ansible_collections/`` goes
-    on ``sys.path`` (at the end, so nothing already importable is shadowed) and it is tried again.
-    """
+for _attempt in range(2):
     try:
-        return _import_utils()
-    except ImportError:
-        root = collections_root(path)
-        if root is None:
-            raise
-        if root not in sys.path:
-            sys.path.append(root)
-            importlib.invalidate_caches()
-        return _import_utils()
-
-
-try:
-    utils = load_utils(__file__)
-    IMPORT_ERROR = None
-except ImportError as _exc:
-    utils = None
-    IMPORT_ERROR = '%s: %s' % (type(_exc).__name__, _exc)
-
-
-# ---------------------------------------------------------------- options
-
-
-class OptionsError(Exception):
-    """The source's arguments are not valid; the text says which and why (no secret in it)."""
-
-
-def argument_spec():
-    """Return the source's options: the modules' connection and selection options, and its own."""
-    spec = utils.argspec.connection_argument_spec()
-    selection = utils.argspec.selection_argument_spec()
-    selection.pop('allow_empty')
-    selection['filters']['options']['power_state'] = {'type': 'list', 'elements': 'str'}
-    spec.update(selection)
-    spec.update(
-        interval={'type': 'float', 'default': 10.0},
-        stuck_after={'type': 'float', 'default': 300.0},
-        unreachable_after={'type': 'float', 'default': 60.0},
-        max_retry_delay={'type': 'float', 'default': 60.0},
-        baseline={'type': 'bool', 'default': False},
-        include_tags={'type': 'bool', 'default': False},
-        include_maintenance={'type': 'bool', 'default': False},
-        page_size={'type': 'int', 'default': 500},
-    )
-    return spec
-
-
-def scrub(text, secrets):
-    """Return ``text`` with every secret replaced (the client scrubs its own errors; this covers everything else)."""
-    return utils.errors.redact(str(text), [str(secret) for secret in secrets if secret])
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which VMs of the listing are watched (the name regex is matched by VergeOS, the rest here)."""
-
-    ids: frozenset = frozenset()
-    names: frozenset = frozenset()
-    name_regex: str | None = None
-    tags: tuple = ()
-    clusters: frozenset = frozenset()
-
-    def matches(self, view):
-        """Return whether a VM (``vm_view``) is watched."""
-        if (self.ids or self.names) and view['id'] not in self.ids and view['name'] not in self.names:
-            return False
-        if self.clusters and view.get('cluster') not in self.clusters:
-            return False
-        return not self.tags or set(self.tags) <= set(view.get('tags') or ())
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The source's validated options."""
-
-    connection: dict = field(repr=False)
-    selection: Selection
-    interval: float = 10.0
-    stuck_after: float = 300.0
-    unreachable_after: float = 60.0
-    max_retry_delay: float = 60.0
-    baseline: bool = False
-    include_tags: bool = False
-    include_maintenance: bool = False
-    page_size: int = 500
-    secrets: tuple = field(default=(), repr=False)
-
-    @property
-    def read_tags(self):
-        """Whether every poll reads the tags: asked for, or needed by the tags filter."""
-        return self.include_tags or bool(self.selection.tags)
-
-    def retry_delay(self, failures, rand=random.random):
-        """Return the wait after the ``failures``-th failed read in a row: interval, doubling, capped, with jitter."""
-        cap = max(self.interval, self.max_retry_delay)
-        ceiling = min(cap, self.interval * (2 ** min(max(failures - 1, 0), 30)))
-        return ceiling / 2 + ceiling / 2 * rand()
-
-
-def _positive(params, name, allow_zero=False):
-    value = params[name]
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise OptionsError('%s must be a number of seconds %s, not %r' % (name, 'of 0 or more' if allow_zero else 'greater than 0', value))
-    return float(value)
+        from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+        from ansible_collections.vergeos.power.plugins.module_utils import argspec, errors
+        from ansible_collections.vergeos.power.plugins.module_utils.watch import (
+            OptionsError, Poller, PowerWatch, argument_spec, failed_event, failure_text, refused, scrub, settings_from)
+        IMPORT_ERROR = None
+        break
+    except ImportError as _exc:
+        IMPORT_ERROR = '%s: %s' % (type(_exc).__name__, _exc)
+        # ansible-rulebook runs this file by its path (runpy.run_path), adds nothing to sys.path and installs no collection finder:
+        # ansible_collections is importable only from a folder on sys.path. In an installed collection that folder holds
+        # ansible_collections/vergeos/power/extensions/eda/plugins/event_source/; appended last (once), it shadows nothing.
+        if _attempt == 0:
+            sys.path.append(os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 7)))
 
 
 def parse_options(args):
     """Return Settings from the rulebook's arguments (the VERGEOS_* environment filling the connection); OptionsError otherwise."""
     given = {name: value for name, value in (args or {}).items() if not str(name).startswith(RULEBOOK_ARGS_PREFIX)}
-    secrets = [given.get('password'), given.get('api_key')]
-    validator = utils.ArgumentSpecValidator(argument_spec(), mutually_exclusive=utils.argspec.SELECTION_MUTUALLY_EXCLUSIVE)
-    result = validator.validate(given)
-    secrets.extend(result._no_log_values)  # pylint: disable=protected-access
+    result = ArgumentSpecValidator(argument_spec(), mutually_exclusive=argspec.SELECTION_MUTUALLY_EXCLUSIVE).validate(given)
+    secrets = [given.get('password'), given.get('api_key')] + list(result._no_log_values)  # pylint: disable=protected-access
     if result.error_messages:
         raise OptionsError(scrub('; '.join(result.error_messages), secrets))
-    params = result.validated_parameters
-    filters = params.get('filters') or {}
-    refused = [key for key in ('power_state', 'node') if filters.get(key)]
-    if refused:
-        raise OptionsError('filters.%s cannot select what the event source watches: a VM\'s power state and node change with the very '
-                           'events it reports; watch the VMs by name, id, name_regex, tags or cluster, and match the state in the rule'
-                           % ' and filters.'.join(refused))
-    try:
-        name_regex = utils.vms.check_name_regex(filters['name_regex']) if filters.get('name_regex') else None
-        ids = [utils.vms.vm_key(value) for value in ([params['id']] if params.get('id') is not None else []) + list(params.get('ids') or [])]
-    except utils.errors.VergeOSError as exc:
-        raise OptionsError(scrub(exc, secrets)) from None
-    names = ([params['name']] if params.get('name') is not None else []) + list(params.get('names') or [])
-    if params['page_size'] < 0:
-        raise OptionsError('page_size must be 0 (one request) or more, not %r' % params['page_size'])
-    selection = Selection(ids=frozenset(ids), names=frozenset(names), name_regex=name_regex, tags=tuple(filters.get('tags') or ()),
-                          clusters=frozenset(filters.get('cluster') or ()))
-    connection = {name: params.get(name) for name in utils.argspec.connection_argument_spec()}
-    return Settings(
-        connection=connection, selection=selection, interval=_positive(params, 'interval'), stuck_after=_positive(params, 'stuck_after'),
-        unreachable_after=_positive(params, 'unreachable_after', allow_zero=True), max_retry_delay=_positive(params, 'max_retry_delay'),
-        baseline=params['baseline'], include_tags=params['include_tags'], include_maintenance=params['include_maintenance'],
-        page_size=params['page_size'], secrets=tuple(secret for secret in secrets if secret))
+    return settings_from(result.validated_parameters, secrets)
 
 
-# ---------------------------------------------------------------- what a read says (pure)
-
-
-def vm_view(row, tags=None, records=None):
-    """Return what the events say about a VM, from its listing row.
-
-    ``tags``: {VM id: [{'name', ...}]} (``details.read_vm_tags``), or None when not read.
-    ``records``: {VM id: [record names]} (``maintenance_by_vm``), or None when not read.
-    """
-    key = row.get('$key')
-    status = row.get('status')
-    view = {
-        'id': key, 'name': row.get('name'), 'power_state': utils.power_state.power_state_of(status), 'status': status,
-        'status_info': row.get('status_info') or None, 'node': row.get('node_name'), 'cluster': row.get('cluster_name'),
-        'running': row.get('running'), 'tags': None, 'under_maintenance': None, 'maintenance_records': None,
-    }
-    if tags is not None:
-        view['tags'] = sorted({tag['name'] for tag in tags.get(key, ())})
-    if records is not None:
-        view['maintenance_records'] = sorted(records.get(key, ()))
-        view['under_maintenance'] = bool(view['maintenance_records'])
-    return view
-
-
-def iso_time(timestamp):
-    """Return a unix time as ISO 8601 in UTC, to the millisecond."""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return moment.isoformat(timespec='milliseconds').replace('+00:00', 'Z')
-
-
-def _seconds(value):
-    return round(max(value, 0.0), 3)
-
-
-class _Track:
-    """What the watch remembers of one VM: its last view, since when it is in its power state, whether it was reported stuck."""
-
-    __slots__ = ('view', 'since', 'stuck_reported')
-
-    def __init__(self, view, since):
-        self.view = view
-        self.since = since
-        self.stuck_reported = False
-
-
-class PowerWatch:
-    """Successive reads of the watched VMs in, events out. Pure: the time is given, nothing is read, slept or logged.
-
-    ``observe(views, now)`` after each read that worked, ``failed(message, now)`` after each
-    that did not. Each returns the list of events (dicts with the one key ``vergeos_power``).
-    """
-
-    def __init__(self, stuck_after, unreachable_after, baseline=False, system=None):
-        self.stuck_after = stuck_after
-        self.unreachable_after = unreachable_after
-        self.baseline = baseline
-        self.system = system
-        self._vms = None
-        self._failing_since = None
-        self._reported_down = False
-
-    def event(self, kind, now, view=None, **extra):
-        """Return one event of this watch's system."""
-        body = {'type': kind, 'time': iso_time(now), 'timestamp': round(now, 3), 'system': self.system}
-        if view is not None:
-            body['vm'] = dict(view)
-        body.update(extra)
-        return {EVENT_KEY: body}
-
-    def observe(self, views, now):
-        """Return the events that a read of ``views`` (``vm_view`` dicts) at ``now`` gives.
-
-        A view without an id or a power state raises ValueError before anything is remembered.
-        """
-        if any(not isinstance(view, dict) or 'id' not in view or 'power_state' not in view for view in views):
-            raise ValueError('a read gave a VM without an id or a power state')
-        events = []
-        if self._reported_down:
-            events.append(self.event('reachable', now, since=iso_time(self._failing_since),
-                                     unreadable_for=_seconds(now - self._failing_since)))
-        self._failing_since, self._reported_down = None, False
-        current = {view['id']: view for view in views}
-        if self._vms is None:
-            self._vms = {key: _Track(view, now) for key, view in current.items()}
-            if self.baseline:
-                events.extend(self.event('baseline', now, current[key]) for key in sorted(current))
-        else:
-            events.extend(self._changes(current, now))
-        events.extend(self._stuck(now))
-        return events
-
-    def _changes(self, current, now):
-        events = []
-        for key in sorted(set(current) | set(self._vms)):
-            view, track = current.get(key), self._vms.get(key)
-            if track is None:
-                self._vms[key] = _Track(view, now)
-                events.append(self.event('appeared', now, view))
-            elif view is None:
-                del self._vms[key]
-                events.append(self.event('vanished', now, track.view))
-            elif view['power_state'] != track.view['power_state']:
-                before = track.view
-                previous = {name: before[name] for name in ('power_state', 'status', 'status_info', 'node')}
-                kind = 'entered_error' if view['power_state'] == 'error' else 'changed'
-                events.append(self.event(kind, now, view, previous=previous, in_state_for=_seconds(now - track.since)))
-                self._vms[key] = _Track(view, now)
-            else:
-                track.view = view
-        return events
-
-    def _stuck(self, now):
-        events = []
-        for key in sorted(self._vms):
-            track = self._vms[key]
-            if track.view['power_state'] in TRANSITIONS and not track.stuck_reported and now - track.since >= self.stuck_after:
-                track.stuck_reported = True
-                events.append(self.event('stuck', now, track.view, since=iso_time(track.since), in_state_for=_seconds(now - track.since),
-                                         stuck_after=self.stuck_after))
-        return events
-
-    def failed(self, message, now):
-        """Return the events that a failed read at ``now`` gives: ONE ``unreachable`` once the failures last ``unreachable_after``."""
-        if self._failing_since is None:
-            self._failing_since = now
-        if self._reported_down or now - self._failing_since < self.unreachable_after:
-            return []
-        self._reported_down = True
-        return [self.event('unreachable', now, error=message, since=iso_time(self._failing_since),
-                           unreadable_for=_seconds(now - self._failing_since))]
-
-    @property
-    def unreachable(self):
-        """Whether an ``unreachable`` event was given and no ``reachable`` one since."""
-        return self._reported_down
-
-
-# ---------------------------------------------------------------- the reads (blocking)
-
-
-def maintenance_by_vm(client):
-    """Return {VM id: [names of the open maintenance records holding it]}: one to three requests, no VM read.
-
-    The record's own readers (``maintenance.py``; the shape is in docs/maintenance.md), without
-    ``read_records``'s read of the recorded VMs: the listing already has them.
-    """
-    category = utils.maintenance.find_category(client)
-    if category is None:
-        return {}
-    tags = utils.maintenance.find_tags(client, category)
-    names = {utils.vms.vm_key(tag['$key']): tag.get('name') for tag in tags}
-    found = {}
-    for tag_key, members in utils.maintenance.read_members(client, tags).items():
-        for vm_id in members:
-            found.setdefault(vm_id, []).append(names[tag_key])
-    return found
-
-
-class Poller:
-    """One read of every watched VM: the listing, then (when asked for) the tags and the maintenance records."""
-
-    def __init__(self, settings, client):
-        self.settings = settings
-        self.client = client
-
-    def __call__(self):
-        """Return the views of the watched VMs, sorted by id; raise what the client raises."""
-        rows = utils.vms.list_vms(self.client, name_regex=self.settings.selection.name_regex, page_size=self.settings.page_size)
-        tags = utils.details.read_vm_tags(self.client) if self.settings.read_tags else None
-        # After the listing: a maintenance opens its record before it stops a VM, so a stop in the listing has its record here.
-        records = maintenance_by_vm(self.client) if self.settings.include_maintenance else None
-        views = (vm_view(row, tags, records) for row in rows)
-        # A row without a whole-number key cannot be followed from one read to the next (the listing asks for $key).
-        return sorted((view for view in views if isinstance(view['id'], int) and not isinstance(view['id'], bool)
-                       and self.settings.selection.matches(view)), key=lambda view: view['id'])
-
-
-def make_client(settings):
-    """Return the client of the source's system (VergeOSError for a bad host, missing credentials or CA file)."""
-    return utils.argspec.client_from_params(settings.connection)
-
-
-# ---------------------------------------------------------------- the loop
-
-
-def failed_event(message, now, system=None):
-    """Return the one ``source_failed`` event of a source that stops."""
-    return PowerWatch(0, 0, system=system).event('source_failed', now, error=message)
-
-
-def _refused(exc):
-    """Whether a failed read is a refusal of the credentials: trying again could lock the account."""
-    return isinstance(exc, utils.errors.VergeOSError) and exc.status == 401
-
-
-async def _to_thread(function):
-    return await asyncio.to_thread(function)
-
-
-async def watch(queue, settings, poll, system=None, *, clock=time.time, sleep=asyncio.sleep, run_blocking=_to_thread,
+async def watch(queue, settings, poll, system=None, *, clock=time.time, sleep=asyncio.sleep, run_blocking=asyncio.to_thread,
                 rand=random.random, max_polls=None):
-    """Poll until cancelled (or ``max_polls`` reads), putting the events on ``queue``; never raises but CancelledError.
+    """Poll until cancelled (or ``max_polls`` reads), putting the events on ``queue``; never raise but CancelledError.
 
-    ``poll`` is blocking (run through ``run_blocking``, a thread by default). A read starts every
-    ``interval`` seconds from the start of the previous one; after a failed read the next waits
-    ``settings.retry_delay``. Refused credentials end the loop after one ``source_failed`` event.
+    ``poll`` blocks (``run_blocking`` runs it in a thread). A read starts ``interval`` after the start of the one before; a failed
+    one is followed after ``settings.retry_delay``. Refused credentials end the loop after one ``source_failed`` event.
     """
     state = PowerWatch(settings.stuck_after, settings.unreachable_after, baseline=settings.baseline, system=system)
     failures = polls = 0
@@ -607,17 +245,15 @@ async def watch(queue, settings, poll, system=None, *, clock=time.time, sleep=as
         polls += 1
         started = clock()
         try:
-            views = await run_blocking(poll)
-            events = state.observe(views, clock())
+            events = state.observe(await run_blocking(poll), clock())
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            message = scrub(exc, settings.secrets)
-            if _refused(exc):
+            message = failure_text(exc, settings.secrets, (errors.VergeOSError, OSError))
+            if refused(exc):
                 LOGGER.error('%s; stopping (another try could lock the account)', message)
                 await queue.put(failed_event(message, clock(), system))
                 return
             failures += 1
-            if not isinstance(exc, (utils.errors.VergeOSError, OSError)):
-                message = '%s: %s' % (type(exc).__name__, message)
+            if not isinstance(exc, (errors.VergeOSError, OSError)):
                 LOGGER.debug('%s', scrub(traceback.format_exc(), settings.secrets))
             events = state.failed(message, clock())
             delay = settings.retry_delay(failures, rand)
@@ -626,33 +262,29 @@ async def watch(queue, settings, poll, system=None, *, clock=time.time, sleep=as
         else:
             if failures:
                 LOGGER.info('the system can be read again after %d failed read(s)', failures)
-            failures = 0
-            delay = max(0.0, started + settings.interval - clock())
+            failures, delay = 0, max(0.0, started + settings.interval - clock())
         for event in events:
             await queue.put(event)
         await sleep(delay)
 
 
 async def main(queue, args):
-    """Watch the power state of VergeOS VMs; the entry point ansible-rulebook calls.
-
-    Invalid options, a collection that cannot be imported and refused credentials put ONE
-    ``source_failed`` event on the queue, are logged, and end the source; nothing else does.
-    """
+    """The entry point ansible-rulebook calls. Invalid options, a collection that cannot be imported and refused credentials put
+    ONE ``source_failed`` event on the queue, are logged, and end the source; nothing else does."""
     if IMPORT_ERROR is not None:
         message = 'the collection vergeos.power cannot be imported (%s): install it where ansible-rulebook finds collections' % IMPORT_ERROR
         LOGGER.error('%s', message)
-        await queue.put(failed_event(message, time.time()))
+        now = time.time()
+        await queue.put({'vergeos_power': {'type': 'source_failed', 'time': time.strftime('%Y-%m-%dT%H:%M:%S.', time.gmtime(now))
+                                           + '%03dZ' % (now % 1 * 1000), 'timestamp': round(now, 3), 'system': None, 'error': message}})
         return
-    secrets = [args.get('password'), args.get('api_key')] if isinstance(args, dict) else []
-    secrets += [utils.argspec.env_value(utils.argspec.CONNECTION_ENV[name]) for name in ('password', 'api_key')]
+    secrets = [value for name in ('password', 'api_key')
+               for value in (argspec.env_value(argspec.CONNECTION_ENV[name]), args.get(name) if isinstance(args, dict) else None)]
     try:
         settings = parse_options(args if isinstance(args, dict) else {})
-        client = await asyncio.to_thread(make_client, settings)
+        client = await asyncio.to_thread(argspec.client_from_params, settings.connection)
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        message = scrub(exc, secrets)
-        if not isinstance(exc, (OptionsError, utils.errors.VergeOSError)):
-            message = '%s: %s' % (type(exc).__name__, message)
+        message = failure_text(exc, secrets, (OptionsError, errors.VergeOSError))
         LOGGER.error('%s', message)
         await queue.put(failed_event(message, time.time()))
         return
@@ -664,10 +296,8 @@ async def main(queue, args):
         client.close()
 
 
-if __name__ == '__main__':
-    # A quick look without ansible-rulebook: print the events (connection from the VERGEOS_* environment).
-    class _PrintQueue:
+if __name__ == '__main__':  # A quick look without ansible-rulebook: the events printed (connection from the VERGEOS_* environment).
+    class _PrintQueue:  # pylint: disable=too-few-public-methods
         async def put(self, event):
             print(event)  # noqa: T201
-
     asyncio.run(main(_PrintQueue(), {'interval': 5, 'baseline': True}))

@@ -1,15 +1,16 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The power plan for every raw status x running flag x wanted state x force, written out independently of RULES."""
+"""The power plan for every raw status x running flag x wanted state x force, written out independently of RULES.
+
+The documentation generated from the rules is tested with its generator (tests/functional/tools/test_power_states_doc.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.plan import (
-    ACT, NOOP, PHASES, REFUSE, WAIT, WAIT_THEN_ACT, describe_plan, moved_away, phase_notes, phase_of, plan_power, power_states_diagram,
-    reached, transition_table,
+    ACT, NOOP, REFUSE, WAIT, WAIT_THEN_ACT, moved_away, plan_power, reached,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import RAW_STATUSES
 
@@ -164,40 +165,3 @@ def test_reached(status, running, target, expected):
 ])
 def test_moved_away(status, running, target, seen, expected):
     assert moved_away(status, running, target, seen) is expected
-
-
-def test_transition_table_documents_every_status_and_matches_the_plans():
-    table = transition_table()
-    assert sorted(table) == sorted(RAW_STATUSES)
-    for row in table.values():
-        assert set(row) == {'power_state', 'meaning', 'running', 'running, force', 'stopped', 'stopped, force', 'restarted', 'restarted, force'}
-        assert row['meaning']
-    assert table['stopping']['stopped, force'] == 'kill'
-    assert table['stopping']['stopped'] == 'wait until stopped'
-    assert table['running']['restarted'] == 'reset (graceful) when on, poweron when off'
-    assert table['running']['restarted, force'] == 'reset (hard) when on, poweron when off'
-    assert table['starting']['stopped'] == 'wait until it settles, then decide again'
-    assert table['maintenance']['running'] == 'fail'
-    assert table['hibernating']['power_state'] == 'hibernated'
-
-
-def test_phase_notes_say_for_every_status_and_flag_what_plan_power_does():
-    notes = dict(zip(PHASES, phase_notes(), strict=True))
-    assert 'when the running flag is true' in notes['on'] and 'phase on when the running flag is false' in notes['off']
-    for status in RAW_STATUSES:
-        for running in (True, False):
-            note = notes[phase_of(status, running)]
-            for wanted in ('running', 'stopped', 'restarted'):
-                for force in (False, True):
-                    assert describe_plan(plan_power(status, running, wanted, force)) in note, (status, running, wanted, force)
-    assert notes['blocked'].count('O(state=stopped): fail when on, nothing to do when off.') == 1
-    assert notes['unknown'].endswith('Any O(state), with or without O(force): fail.')
-
-
-def test_the_diagram_has_an_arrow_or_a_note_for_every_action():
-    diagram = '\n'.join(power_states_diagram())
-    assert '    off --> on : poweron' in diagram
-    assert '    on --> off : poweroff or kill with force' in diagram
-    assert '    stopping --> off : wait or kill with force' in diagram
-    assert 'state=restarted: reset (graceful) or reset (hard) with force' in diagram
-    assert ' on --> on ' not in diagram

@@ -290,6 +290,22 @@ def test_next_event_wakes_for_a_resend_or_a_deadline_sooner_than_the_poll():
     assert next_event([_waiting()], 0.0, options()) == 2.0
 
 
+def test_next_event_reads_when_a_slot_is_expected_to_free_while_vms_wait_for_one():
+    opts = options('running', max_concurrent_actions=1)
+    booted, _step = decide(fresh(), row(OFF), 0.0, opts)
+    booted, _step = decide(sent(booted, 0.0, opts=opts), row(ON), 1.5, opts)  # acknowledged at 0, up at 1.5: 1.5 s
+    assert booted.done and not booted.failed
+    booting, _step = decide(fresh(), row(OFF), 1.0, opts)
+    booting = sent(booting, 1.0, opts=opts)  # acknowledged at 1.0: its slot is expected to free at 2.5
+    queued, _step = decide(fresh(), row(OFF), 2.0, opts)
+    assert queued.sends == 0
+    assert next_event([booted, booting, queued], 2.0, opts) == 2.5
+    assert next_event([booted, booting], 2.0, opts) == 4.0  # nobody waits for a slot: the poll
+    assert next_event([booting, queued], 2.0, opts) == 4.0  # no boot seen yet: nothing to expect from
+    assert next_event([booted, booting, queued], 2.45, opts) == pytest.approx(2.65)  # never sooner than MIN_SLOT_INTERVAL
+    assert next_event([booted, booting, queued], 3.0, opts) == 5.0  # later than expected: read at the poll, not over and over
+
+
 def test_a_record_without_a_fresh_row_decides_nothing():
     record = _waiting()
     assert decide(record, None, 1000.0, options()) == (record, NOTHING)

@@ -27,7 +27,8 @@ class World:
             self.vms[key] = {'$key': key, 'name': spec.get('name', 'vm%02d' % key), 'machine': 100 + key, 'cpu_cores': 2, 'ram': 2048,
                              'status': status, 'running': running, 'due': spec.get('due'), 'ignore_acpi': spec.get('ignore_acpi', False),
                              'stuck': spec.get('stuck', False), 'shutdown': spec.get('shutdown', shutdown),
-                             'guest_agent': 'agent_delay' in spec, 'agent_delay': spec.get('agent_delay'), 'agent_at': None}
+                             'guest_agent': 'agent_delay' in spec, 'agent_delay': spec.get('agent_delay'), 'agent_at': None,
+                             'lost_start': spec.get('lost_start', False)}
             if running and 'agent_delay' in spec:
                 self.vms[key]['agent_at'] = self.now + spec['agent_delay']
         self.selects, self.reads, self.sent, self.marked = [], [], [], []
@@ -56,7 +57,8 @@ class World:
                 vm['due'] = None
 
     def _row(self, vm):
-        row = {name: value for name, value in vm.items() if name not in ('due', 'ignore_acpi', 'stuck', 'shutdown', 'agent_delay', 'agent_at')}
+        row = {name: value for name, value in vm.items()
+               if name not in ('due', 'ignore_acpi', 'stuck', 'shutdown', 'agent_delay', 'agent_at', 'lost_start')}
         answering = vm['status'] == 'running' and vm['agent_at'] is not None and self.now >= vm['agent_at']
         row['agent_version'] = 'qemu-guest-agent 8.2.2' if answering else ''
         return row
@@ -101,6 +103,8 @@ class World:
         elif action == 'kill':
             vm['status'] = 'stopping'
             vm['due'] = None if vm['stuck'] else (self.now + self.durations['kill'], OFF)
+        elif action == 'poweron' and vm['lost_start']:
+            pass  # accepted, never carried out (recorded on a real system that lacked the resources)
         elif action == 'poweron':
             vm['status'], vm['running'] = 'starting', True
             vm['due'] = (self.now + self.durations['boot'], ON)
@@ -609,7 +613,67 @@ def test_no_preflight_for_stops_or_when_off_or_without_node_ram():
     world = _off_world(2)
     world.nodes = _nodes(1024)
     assert run(world, 'running', preflight='off')['preflight'] == {'checked': False, 'reason': 'preflight is off'}
+    assert run(World([{'power': ON}]), 'stopped')['preflight'] == {'checked': False, 'reason': 'no VM to power on'}
+
+
+def _unreadable(world, error):
+    def capacity():
+        world.capacity_reads = getattr(world, 'capacity_reads', 0) + 1
+        raise error
+    world.capacity = capacity
+    return world
+
+
+@pytest.mark.parametrize('error', [
+    VergeOSError('Permission denied', 403, 'reading the nodes for the pre-flight check'),
+    VergeOSError('Service Unavailable', 503, 'reading the running VMs for the pre-flight check'),
+    VergeOSError('connection reset by peer', None, 'reading the nodes for the pre-flight check'),
+])
+def test_an_unreadable_preflight_warns_once_and_starts_with_warn(error):
+    world = _unreadable(_off_world(2), error)
+    result = run(world, 'running')
+    assert not result['failed'] and world.capacity_reads == 1
+    assert sorted(key for _t, key, action, _p in world.sent if action == 'poweron') == [1, 2]
+    assert result['preflight']['checked'] is False and result['preflight']['skipped'] is True
+    assert result['warnings'] == [result['preflight']['reason']]
+    assert result['preflight']['reason'].startswith('pre-flight skipped: could not read the ')
+    assert error.message in result['preflight']['reason']
+
+
+def test_an_unreadable_preflight_refuses_before_any_write_with_refuse():
+    world = _unreadable(_off_world(2), VergeOSError('Permission denied', 403, 'reading the nodes for the pre-flight check'))
+    result = run(world, 'running', preflight='refuse')
+    assert result['failed'] and world.sent == [] and 'warnings' not in result
+    assert all(vm['msg'].startswith('pre-flight refused: could not read the nodes for the pre-flight check (HTTP 403: Permission denied)')
+               for vm in result['vms'])
+
+
+def test_nodes_without_ram_skip_the_check_with_a_warning_or_refuse():
     world = _off_world(2)
     world.nodes = _nodes(0, 0)
-    assert run(world, 'running', preflight='refuse')['preflight']['checked'] is False
-    assert run(World([{'power': ON}]), 'stopped')['preflight'] == {'checked': False, 'reason': 'no VM to power on'}
+    warned = run(world, 'running')
+    assert warned['preflight']['checked'] is False and 'no RAM' in warned['warnings'][0] and not warned['failed']
+    world = _off_world(2)
+    world.nodes = _nodes(0, 0)
+    refused = run(world, 'running', preflight='refuse')
+    assert refused['failed'] and world.sent == [] and refused['preflight']['refused'] is True
+
+
+def test_an_accepted_start_that_never_begins_is_waited_for_not_resent_and_reported_at_the_deadline():
+    world = World([{'power': OFF, 'lost_start': True}, {'power': OFF}])
+    result = run(world, 'running', wait_timeout=60)
+    by_name = {vm['name']: vm for vm in result['vms']}
+    lost = by_name['vm01']
+    assert lost['failed'] and lost['timed_out'] and lost['power_state'] == 'stopped'
+    assert 'accepted the power-on but the VM never showed starting' in lost['msg'] and 'not sent again' in lost['msg']
+    assert not by_name['vm02']['failed']
+    # One poweron each, the lost one not sent again however long the wait.
+    assert sorted((key, action) for _t, key, action, _p in world.sent) == [(1, 'poweron'), (2, 'poweron')]
+    assert result['timed_out'] == ['vm01'] and world.now >= 1000.0 + 60
+
+
+def test_a_start_seen_starting_then_off_is_a_failed_start_not_a_lost_one():
+    world = World([{'power': OFF}])
+    world.hooks.append((1005.0, 1, 'stopped', False))
+    result = run(world, 'running', wait_timeout=60)
+    assert result['failed'] and 'never showed starting' not in result['vms'][0]['msg']

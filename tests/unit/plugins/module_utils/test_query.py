@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import re
+import threading
 from urllib.parse import quote_plus, urlencode
 
 import pytest
@@ -227,6 +229,38 @@ def test_read_by_keys_sends_one_request_per_chunk(fake_client):
     assert rows == [{'$key': key} for key in range(1, 301)]
     for _path, params, _attempted in client.gets:
         assert len(_url(client.url, 'vms', params)) <= 800
+
+
+class _Wide:
+    concurrency = 4
+
+
+def test_read_by_keys_reads_its_chunks_at_once_in_key_order(fake_client):
+    # The first four requests wait until all four are in the server at once: read one after another, they never would be.
+    together = threading.Barrier(4, timeout=30)
+    calls = itertools.count()
+
+    def answer(path, params):
+        if next(calls) < 4:
+            together.wait()
+        return [{'$key': int(key)} for key in re.findall(r'\$key eq (\d+)', params['filter'])]
+    client = fake_client(answer)
+    client.pacer = _Wide()
+    together_rows = read_by_keys(client, 'vms', ['$key'], list(range(1, 301)), base_filter='is_snapshot eq false', max_url_length=800)
+    assert len(client.gets) >= 4
+    assert together_rows == [{'$key': key} for key in range(1, 301)]  # the chunks' rows in the order of the keys
+
+
+def test_read_by_keys_at_once_raises_the_first_chunks_failure(fake_client):
+    def answer(path, params):
+        keys = [int(key) for key in re.findall(r'\$key eq (\d+)', params['filter'])]
+        if 250 in keys:
+            raise VergeOSError('the last chunk failed')
+        return [{'$key': 99999}] if 1 in keys else [{'$key': key} for key in keys]
+    client = fake_client(answer)
+    client.pacer = _Wide()
+    with pytest.raises(VergeOSError, match='the filter was not applied'):
+        read_by_keys(client, 'vms', ['$key'], list(range(1, 301)), max_url_length=800)
 
 
 def test_read_by_keys_refuses_an_answer_that_ignored_the_filter(fake_client):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, is_retryable_status, parse_retry_after
+from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, backoff, is_retryable_status, parse_retry_after
 
 
 def test_backoff_doubles_between_half_and_full_of_the_ceiling_and_is_capped():
@@ -29,6 +29,12 @@ def test_schedule_stops_when_the_next_sleep_would_pass_the_budget():
     policy = RetryPolicy(retries=10, budget=2.0)
     assert policy.next_delay(0, 1.5, rand=lambda: 0.5) == 0.375
     assert policy.next_delay(1, 1.5, rand=lambda: 0.5) is None
+
+
+def test_the_one_backoff_never_overflows_after_many_failures():
+    # The event source backs off with it for as long as a system stays unreadable: retry numbers in the thousands.
+    assert [backoff(retry, 2.0, 60.0, lambda: 1.0) for retry in (0, 1, 4, 5, 1100, 10 ** 6)] == [2.0, 4.0, 32.0, 60.0, 60.0, 60.0]
+    assert backoff(-1, 2.0, 60.0, lambda: 0.0) == 1.0
 
 
 def test_retry_after_wins_over_backoff_but_is_capped_and_counted():

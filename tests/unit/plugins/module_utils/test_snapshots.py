@@ -289,8 +289,19 @@ def test_a_delete_sent_again_that_answers_404_means_the_first_was_carried_out():
     client = SnapshotClient([row])
     client.fail('DELETE', applied=True)
     client.fail('GET', status=503, times=6)  # the read-back cannot tell
-    assert 'answered 404' in delete(client, row)
-    assert client.methods().count('DELETE') == 2 and client.snapshots == []
+    note = delete(client, row)
+    assert 'refused send 2' in note and 'HTTP 404' in note and 'a read-back shows the snapshot is gone' in note
+    # The 404 is not taken on its word: a read follows it.
+    assert client.methods().count('DELETE') == 2 and client.methods()[-1] == 'GET' and client.snapshots == []
+
+
+def test_a_refusal_at_the_first_send_is_not_read_back():
+    row = {'$key': 5, 'name': 'x', 'machine': 107}
+    client = SnapshotClient([row])
+    client.fail('DELETE', status=404)
+    with pytest.raises(VergeOSError, match='HTTP 404'):
+        delete(client, row)
+    assert client.methods() == ['DELETE']
 
 
 def test_a_delete_that_never_gets_an_answer_fails_at_the_deadline_and_a_refused_one_at_once():

@@ -9,17 +9,22 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vergeos.power.plugins.filter.role_inputs import FilterModule
-from ansible_collections.vergeos.power.plugins.plugin_utils.role_inputs import InputError, normalise, targets
+from ansible_collections.vergeos.power.plugins.filter.role_internal import FilterModule
+from ansible_collections.vergeos.power.plugins.plugin_utils.role_inputs import InputError, name_hints, normalise, spaced_names, targets
 
-role_inputs = FilterModule().filters()['role_inputs']
+role_internal = FilterModule().filters()['role_internal']
+
+
+def role_inputs(variables, role):
+    return role_internal(variables, 'role_inputs', role)
 
 
 @pytest.mark.parametrize('given, expected', [
     ('web01', ['web01']),
-    ('web01\ndb01\n\n  app,01  \r\n', ['web01', 'db01', 'app,01']),  # an AWX textarea: one name a line; a comma stays
+    ('web01\r\ndb01\n\n  \r\napp,01\r\n', ['web01', 'db01', 'app,01']),  # an AWX textarea (CRLF): one name a line; a comma stays
+    ('web01\n db01 \n', ['web01', ' db01 ']),  # spaces are part of a name, as the modules read it: never stripped
     ('42', ['42']),  # a digit-only string is a name
-    (['web01', 42, ' db01 '], ['web01', 42, 'db01']),
+    (['web01', 42, ' db01 ', 'app01\r\n'], ['web01', 42, ' db01 ', 'app01']),  # only line endings go
     ([], []),
     (None, []),
     ('', []),
@@ -78,6 +83,39 @@ def test_the_filter_raises_an_ansible_error():
         role_inputs({'safe_shutdown_timeout': 'soon'}, 'safe_shutdown')
     with pytest.raises(AnsibleFilterError, match='unknown role'):
         role_inputs({}, 'other')
+    with pytest.raises(AnsibleFilterError, match="no step 'nothing'.*internal to the roles"):
+        role_internal({}, 'nothing')
+    with pytest.raises(AnsibleFilterError, match="role_internal.'safe_startup_plan'.: its input is not what the role passes"):
+        role_internal([{'name': 'x'}], 'safe_startup_plan', [{'vms': [{'name': 'no id'}]}])
+
+
+def test_a_name_with_spaces_is_kept_and_the_vm_meant_is_named():
+    assert spaced_names([' vm-001', 'vm-002', 7, ' vm-001']) == [' vm-001']
+    assert spaced_names([{'targets': ['a ', 'b']}, {'filters': {'tags': ['x']}, 'targets': None}]) == ['a ']
+    lookups = {'results': [{'item': ' vm-001', 'vms': [{'id': 1, 'name': 'vm-001'}]}, {'item': ' nothing', 'vms': []},
+                           {'item': 'x ', 'failed': True, 'msg': 'no VM is named', 'vms': []}]}
+    message = name_hints("no VM is named ' vm-001', ' nothing'", lookups, 'safe_shutdown')
+    assert message == ("safe_shutdown: no VM is called ' vm-001'; did you mean 'vm-001'? (a VM name is matched exactly, spaces included); "
+                       "no VM is named ' vm-001', ' nothing'")
+    assert name_hints('HTTP 503', {'results': []}, 'safe_startup') == 'HTTP 503'
+    assert name_hints('HTTP 503', {'skipped': True}, 'safe_startup') == 'HTTP 503'
+
+
+@pytest.mark.parametrize('variables, words', [
+    ({'safe_startup_tiers': [{'targets': ['a']}], 'safe_startup_timeout': 0}, 'safe_startup_timeout must be a number of seconds above 0; not 0'),
+    ({'safe_startup_tiers': [{'targets': ['a']}], 'safe_startup_timeout': '-5'}, "safe_startup_timeout must be a number of seconds above 0; not '-5'"),
+    ({'safe_startup_tiers': [{'targets': ['a'], 'timeout': 0}]}, 'safe_startup_tiers tier 1 timeout must be a number of seconds above 0; not 0'),
+    ({'safe_startup_tiers': [], 'safe_startup_record': '', 'safe_startup_tier_var': 'rank'},
+     'safe_startup_tiers is empty and no host of the play carries vergeos_id and a tier in its rank variable'),
+])
+def test_safe_startup_refuses_what_can_never_start(variables, words):
+    with pytest.raises(InputError) as caught:
+        normalise(variables, 'safe_startup')
+    assert words in str(caught.value)
+
+
+def test_no_tiers_with_a_record_start_the_whole_record():
+    assert normalise({'safe_startup_tiers': [], 'safe_startup_record': 'rack7'}, 'safe_startup')['tiers'] == []
 
 
 @pytest.mark.parametrize('given, expected', [('rack7', 'rack7'), (' rack7-patch.2026:a@b ', 'rack7-patch.2026:a@b'), ('', ''), (None, ''), ('  ', '')])

@@ -9,7 +9,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vergeos.power.plugins.filter.safe_shutdown_result import FilterModule
+from ansible_collections.vergeos.power.plugins.filter.role_internal import FilterModule
 from ansible_collections.vergeos.power.plugins.plugin_utils.shutdown_result import shutdown_result
 
 CONTEXT = {'check_mode': False, 'escalate': True, 'snapshot_before_kill': False, 'timeout': 30, 'wait_timeouts': {'db01': 90},
@@ -121,8 +121,12 @@ def test_a_per_vm_deadline_and_the_record_in_the_summary():
 
 
 def test_the_filter_refuses_what_the_role_never_passes():
-    found = FilterModule().filters()['safe_shutdown_result']
-    with pytest.raises(AnsibleFilterError, match='stages or the context'):
+    role_internal = FilterModule().filters()['role_internal']
+
+    def found(stages, context):
+        return role_internal(stages, 'safe_shutdown_result', context)
+
+    with pytest.raises(AnsibleFilterError, match="role_internal.'safe_shutdown_result'.: its input is not what the role passes"):
         found({'info': {'vms': [VM]}}, {})
     with pytest.raises(AnsibleFilterError, match='a dict of stage results'):
         found([], CONTEXT)
