@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run ansible-test on a staged copy of the collection (see tools/stage.py).
 #   tools/ansible-test.sh sanity|units|integration [ansible-test options]
-# ansible-test runs with HOME=.cache/ansible-test-home (kept between runs, ignored by git).
+# ansible-test runs with HOME=$XDG_CACHE_HOME/vergeos.power/ansible-test-home (~/.cache/... by default; VERGEOS_ANSIBLE_TEST_HOME
+# names another), kept between runs and shared by every checkout, never the contributor's own ~/.ansible.
 # Fails on "All targets skipped" and on any sanity skip not in tests/sanity/allowed-skips.txt.
 #
 # With JUNIT_DIR set (tools/run_suites.py sets it through make), the machine-readable
@@ -33,9 +34,11 @@ with open(source, encoding='utf-8') as handle:
 PY
 )
 
-# ansible-test keeps its cache (that script among it) and ansible its temporary files under
-# ~/.ansible: give them a HOME of the project's own, kept between runs, so nothing of the
-# project lands in the contributor's ~/.ansible. pip keeps the user's own cache and
+# ansible-test keeps its cache (that script among it, and the virtualenvs of its sanity tests)
+# and ansible its temporary files under ~/.ansible: give them a HOME of the project's own, so
+# nothing of the project lands in the contributor's ~/.ansible. It lives in the user's cache
+# folder, not in the checkout, so that a fresh clone (CI's) reuses the sanity virtualenvs
+# instead of building them again (about two minutes). pip keeps the user's own cache and
 # configuration (read before HOME changes), so installs stay as fast as before.
 real_home=$HOME
 pip_cache=$("$python" -m pip cache dir 2>/dev/null || true)
@@ -48,7 +51,7 @@ if [ -z "${PIP_CONFIG_FILE:-}" ]; then
         fi
     done
 fi
-export HOME="$root/.cache/ansible-test-home"
+export HOME="${VERGEOS_ANSIBLE_TEST_HOME:-${XDG_CACHE_HOME:-$real_home/.cache}/vergeos.power/ansible-test-home}"
 mkdir -p "$HOME/.ansible/test/cache"
 cp "$root/tools/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 

@@ -3,7 +3,7 @@
 ansible-test creates its sanity/unit virtual environments without pip and then
 fetches ``get-pip.py`` from a host these machines cannot reach. It looks in its
 cache first (``~/.ansible/test/cache``, with HOME the project's own
-``.cache/ansible-test-home``), so ``tools/ansible-test.sh`` copies this file there. It gives the
+``~/.cache/vergeos.power/ansible-test-home``), so ``tools/ansible-test.sh`` copies this file there. It gives the
 fresh virtual environment pip from the interpreter's bundled wheel and then lets
 that pip install what ansible-test asked for (through the configured package
 index, which is reachable).

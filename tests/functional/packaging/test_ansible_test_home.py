@@ -1,7 +1,8 @@
 """ansible-test runs with the project's own HOME: the contributor's ~/.ansible is left as it was.
 
 `tools/ansible-test.sh` (behind make sanity, units and integration) sets HOME to
-.cache/ansible-test-home, where it puts the get-pip stand-in and where ansible-test keeps its cache.
+$XDG_CACHE_HOME/vergeos.power/ansible-test-home (~/.cache/... by default, VERGEOS_ANSIBLE_TEST_HOME
+to name another), where it puts the get-pip stand-in and where ansible-test keeps its cache.
 The test snapshots the real ~/.ansible (every file with its size and mtime, every folder) around
 `tools/ansible-test.sh units` of one small unit test file and finds no change, and finds the
 stand-in in the project's HOME instead.
@@ -19,7 +20,8 @@ import pytest
 from run_ansible import ROOT
 
 SMALL_UNIT_TEST = "tests/unit/test_runtime_metadata.py"
-PROJECT_HOME = os.path.join(ROOT, ".cache", "ansible-test-home")
+PROJECT_HOME = os.environ.get("VERGEOS_ANSIBLE_TEST_HOME") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "vergeos.power", "ansible-test-home")
 # ansible's own per-process temporary folders under ~/.ansible/tmp (local, and remote_tmp on a local connection).
 TEMPORARY = ("ansible-local-", "ansible-tmp-")
 
