@@ -433,7 +433,9 @@ def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None
     if tag is None:
         tag = writer.tag(category, name, record_description(now, note, phase=phase or 'opened', owner=owner, policy=policy))
     else:
-        current = read_record(client, name)
+        # The tag row just read carries the description: the record's fields come from it, not from another read.
+        opened, kept_note = parse_description(tag.get('description'))
+        current = dict(parse_round_trip(tag.get('description')), opened=opened or tag.get('created'), note=kept_note)
         changes = _round_trip_changes(current, phase, owner, policy)
         if changes:
             merged = dict({'phase': current.get('phase') or 'opened', 'owner': current.get('owner'), 'policy': current.get('policy')},

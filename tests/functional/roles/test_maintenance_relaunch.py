@@ -183,3 +183,25 @@ def test_the_status_playbook_shows_each_open_record(rack, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     assert "rack7: maintaining for " in result.stdout and "run by AWX job 42; 2 VM(s): db01, web01" in result.stdout
     assert [entry for entry in rack.requests() if entry["method"] != "GET"] == []
+
+
+@pytest.mark.parametrize("extra, said", [
+    ("maintenance_relaunch_window=soon", "maintenance_relaunch_window must be a number of seconds"),
+    ("maintenance_relaunch_window=-5", "maintenance_relaunch_window must be a number of seconds"),
+])
+def test_a_bad_relaunch_variable_is_refused_before_any_write(rack, extra, said):
+    result = run("ansible-playbook", MAINTENANCE, *OPTIONS, "-e", extra, env=sim_env(rack))
+    assert result.returncode != 0
+    assert said in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert [entry for entry in rack.requests() if entry["method"] != "GET"] == []
+
+
+def test_a_survey_string_asks_for_a_new_run(rack):
+    """AWX surveys send text: "yes" for maintenance_new_run starts a new round trip inside the window."""
+    first = run("ansible-playbook", MAINTENANCE, *OPTIONS, env=sim_env(rack))
+    assert first.returncode == 0, first.stdout[-3000:]
+    again = run("ansible-playbook", MAINTENANCE, *OPTIONS, "-e", '{"maintenance_new_run": "yes"}', env=sim_env(rack))
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert actions(rack, "poweroff") == sorted(RUNNING_BEFORE * 2)
+    states = power(rack)
+    assert [key for key in RUNNING_BEFORE if states[key] != "running"] == [] and states[5] == "stopped"
