@@ -65,7 +65,7 @@ QUICK_FUNCTIONAL := tests/functional/tools tests/functional/docs tests/functiona
 quick: venv ## While working: ruff, the unit tests and the fast functional tests (under 2 minutes warm)
 	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 0 tests/unit
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(QUICK_FUNCTIONAL)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile $(QUICK_FUNCTIONAL)
 
 test: venv ## Run every test suite, print each suite's time and a pass/fail count
 	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint publish molecule compat
@@ -78,7 +78,7 @@ units: venv ## ansible-test units (ARGS=PATH to pick tests, or other ansible-tes
 
 # tests/functional/packaging/test_publish.py is the publish suite, run on its own.
 functional: venv ## The pytest suites: simulator, conformance with pyvergeos, end to end
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -p no:cacheprovider --ignore=tests/functional/packaging/test_publish.py $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/functional.xml') tests/functional
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -p no:cacheprovider --ignore=tests/functional/packaging/test_publish.py $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/functional.xml') tests/functional
 
 integration: venv ## ansible-test integration against a simulator started for the run (ARGS=TARGET to pick one)
 	$(BIN)/python tools/with_simulator.py --speed 100 -- tools/ansible-test.sh integration $(ARGS)
@@ -106,6 +106,7 @@ bench: venv ## Benchmarks: print figures, assert nothing
 	$(BIN)/python tests/bench/bench_inventory.py --repeat 1
 	$(BIN)/python tests/bench/bench_role.py
 	$(BIN)/python tests/bench/bench_startup.py
+	$(BIN)/python tests/bench/bench_rolling.py
 	$(BIN)/python tests/bench/bench_lookup.py
 
 sim: venv ## Run the simulator in the foreground (ARGS="--vms 100 --speed 10")

@@ -16,10 +16,17 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vergeos.power.plugins.plugin_utils.role_inputs import InputError, name_hints, normalise, spaced_names
-from ansible_collections.vergeos.power.plugins.plugin_utils.round_trip import resume_plan, status_line, stop_remaining
+from ansible_collections.vergeos.power.plugins.plugin_utils.round_trip import restore_plan, resume_plan, status_line, stop_remaining
+from ansible_collections.vergeos.power.plugins.plugin_utils.shutdown_plan import (
+    failure_message, host_failure, kill_candidates, late_vms, record_ids, refusal, shutdown_plan, shutdown_stages, stop_order, tiers_failure,
+    tiers_result,
+)
 from ansible_collections.vergeos.power.plugins.plugin_utils.shutdown_result import shutdown_result
+from ansible_collections.vergeos.power.plugins.plugin_utils.rolling import (
+    batch_outcome, batch_start, gate_vms, normalise as rolling_inputs, not_reached, rolling_plan, rolling_result,
+)
 from ansible_collections.vergeos.power.plugins.plugin_utils.startup import (
-    PlanError, host_tier, skipped_tier, startup_plan, startup_result, tier_outcome,
+    PlanError, health_gates, host_tier, skipped_tier, startup_plan, startup_result, tier_outcome,
 )
 
 
@@ -40,14 +47,34 @@ STEPS = {
     'role_inputs': normalise,
     'spaced_names': spaced_names,
     'name_hints': name_hints,
+    'safe_shutdown_plan': shutdown_plan,
+    'safe_shutdown_refusal': refusal,
+    'safe_shutdown_record_ids': record_ids,
+    'safe_shutdown_stages': shutdown_stages,
+    'safe_shutdown_late': late_vms,
+    'safe_shutdown_kill_candidates': kill_candidates,
     'safe_shutdown_result': _safe_shutdown_result,
+    'safe_shutdown_failure': failure_message,
+    'safe_shutdown_host_failure': host_failure,
+    'safe_shutdown_tiers': stop_order,
+    'safe_shutdown_tiers_result': tiers_result,
+    'safe_shutdown_tiers_failure': tiers_failure,
     'safe_startup_host_tier': host_tier,
     'safe_startup_plan': startup_plan,
     'safe_startup_tier': _safe_startup_tier,
     'safe_startup_result': startup_result,
+    'health_gates': health_gates,
+    'rolling_restart_inputs': rolling_inputs,
+    'rolling_restart_plan': rolling_plan,
+    'rolling_restart_batch_start': batch_start,
+    'rolling_restart_gate_vms': gate_vms,
+    'rolling_restart_batch': batch_outcome,
+    'rolling_restart_not_reached': not_reached,
+    'rolling_restart_result': rolling_result,
     'maintenance_resume': resume_plan,
     'maintenance_stop_remaining': stop_remaining,
     'maintenance_status_line': status_line,
+    'maintenance_restore_plan': restore_plan,
 }
 
 # What a step raises for input a user gave (its text is the message, as it is); anything else is a defect of the role.

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from ansible.module_utils.basic import missing_required_lib
@@ -56,6 +57,35 @@ def _env_fallback(name):
     if value is None:
         raise AnsibleFallbackNotFound
     return value
+
+
+LEASE_ENV = 'VERGEOS_MAINTENANCE_LEASE'
+
+
+def lease_from_env():
+    """Return the lease of VERGEOS_MAINTENANCE_LEASE ({record, holder, life}), or None."""
+    try:
+        return lease_fallback()
+    except AnsibleFallbackNotFound:
+        return None
+
+
+def lease_fallback(part=None):
+    """Fallback of the lease options: VERGEOS_MAINTENANCE_LEASE, a JSON object {record, holder, life} (or its ``part``).
+
+    playbooks/maintenance.yml sets it in the play's environment once it holds the record's lease, so that
+    every power task and record write of the round trip, the roles' included, runs under the lease.
+    """
+    value = env_value(LEASE_ENV)
+    if value is None:
+        raise AnsibleFallbackNotFound
+    try:
+        lease = json.loads(value)
+    except ValueError:
+        lease = None
+    if not isinstance(lease, dict) or not lease.get('record') or not lease.get('holder'):
+        raise AnsibleFallbackNotFound
+    return lease if part is None else lease[part]
 
 
 def _validate_certs_fallback(name):

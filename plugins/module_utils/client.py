@@ -11,6 +11,7 @@ Everything else (lookup, listing, power actions, the inventory) calls the
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import os
 import random
@@ -200,6 +201,8 @@ class VergeOSClient:
         self._sleep = sleep
         self._rand = rand
         self._clock = clock
+        # VergeOS's clock: the HTTP Date of the latest answer (unix seconds) and this client's clock when it came (server_now).
+        self.server_date, self._server_date_at = None, None
         # Every request of this client, reads and writes, goes out at the pacer's pace (see pacing.py).
         self.pacer = pacer if pacer is not None else Pacer(sleep=sleep)
         # A session of our own: TLS trust from verify alone, proxies from the environment (see trusting_session).
@@ -353,6 +356,7 @@ class VergeOSClient:
         except requests.exceptions.RequestException as exc:
             raise self.error('request to %s failed: %s' % (self.url, self._clean(exc)), None, attempted) from None
         retry_after = parse_retry_after(response.headers.get('Retry-After'), self._clock())
+        self._note_date(response.headers.get('Date'))
         if response.status_code == 429:
             # The pacer holds every request of this client until Retry-After expires, not only this one's resend.
             self.pacer.throttled(retry_after=retry_after, ticket=ticket)
@@ -365,6 +369,20 @@ class VergeOSClient:
         if not is_retryable_status(method, response.status_code):
             raise failure
         return None, failure, failure.retry_after
+
+    def _note_date(self, text):
+        try:
+            stamp = email.utils.parsedate_to_datetime(text).timestamp() if text else None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            stamp = None
+        if stamp is not None:
+            self.server_date, self._server_date_at = stamp, self._clock()
+
+    def server_now(self):
+        """Return VergeOS's time now (unix seconds) by its latest answer's Date, or None before any answer carried one."""
+        if self.server_date is None:
+            return None
+        return self.server_date + max(0.0, self._clock() - self._server_date_at)
 
     def request(self, method, path, params=None, body=None, attempted=None):
         """Send ``method`` to ``/api/v4/<path>`` and return the decoded JSON answer (None for an empty one).

@@ -55,10 +55,31 @@ MARK = 'maintenance record'
 # which carry none of these, still read and restore).
 FORMAT_VERSION = 2
 KIND = 'maintenance'
+# A record's kind: a maintenance round trip, or a rolling restart's progress (roles/rolling_restart); both cover their VMs.
+KINDS = (KIND, 'rolling_restart')
 # The phases of a round trip, in order; a closed record has no tag (its last close is kept in the sibling CLOSED_SUFFIX).
-PHASES = ('opened', 'stopping', 'stopped', 'maintaining', 'restoring')
+# 'waiting': the restore started what it could and keeps, parked, the VMs another open record still covers; whichever
+# record closes last starts them (docs/maintenance.md, "Overlapping maintenances").
+PHASES = ('opened', 'stopping', 'stopped', 'maintaining', 'restoring', 'waiting')
+# The phases in which a record still keeps its VMs off: another record's restore never starts a VM such a record covers.
+HOLDING_PHASES = (None, 'opened', 'stopping', 'stopped', 'maintaining')
 # Sibling tags of a record are named '<record><suffix>'; '+' is outside the record name rule, so no record is ever a sibling.
 CLOSED_SUFFIX = '+closed'
+# A record's named sets of VMs (sibling tags '<record>+<set>', their members the VMs, their description a small dict of
+# data): 'covers' lists every VM a maintenance acts on (running or not), the cross-record rule's input; the rolling
+# restart keeps its progress in sets of its own. 'closed' and 'lease' are taken.
+SET_RULE = re.compile(r'^[a-z][a-z_]{0,15}$')
+RESERVED_SETS = ('closed', 'lease')
+COVERS = 'covers'
+# The set of a record's VMs parked by its restore because another open record still covers them; a record is not closed
+# while its waiting set holds a VM.
+WAITING = 'waiting'
+SET_MARK = 'maintenance record set'
+# The record's lease (module_utils/lease.py): one job writes a record.
+LEASE_SUFFIX = '+lease'
+LEASE_MARK = 'maintenance record lease'
+DEFAULT_LIFE = 300
+MAX_SET_DATA = 2000
 POLICY_KEYS = ('timeout', 'kill_timeout', 'escalate')
 DEFAULT_RECORD = 'maintenance'
 NAME_RULE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$')
@@ -83,9 +104,9 @@ def _dumps(data):
     return json.dumps(data, sort_keys=True, separators=(',', ':'))
 
 
-def record_description(opened, note='', *, phase='opened', since=None, owner='', policy=None):
+def record_description(opened, note='', *, phase='opened', since=None, owner='', policy=None, kind=KIND):
     """Return the tag description of a record opened at ``opened`` (unix time), in ``phase`` since ``since`` (default: opened)."""
-    return _dumps({'vergeos.power': MARK, 'version': FORMAT_VERSION, 'kind': KIND, 'opened': int(opened), 'note': note or '',
+    return _dumps({'vergeos.power': MARK, 'version': FORMAT_VERSION, 'kind': kind or KIND, 'opened': int(opened), 'note': note or '',
                    'phase': phase, 'since': int(opened if since is None else since), 'owner': owner or '',
                    'policy': clean_policy(policy)})
 
@@ -171,7 +192,25 @@ def _one(rows, what):
 
 
 def find_category(client):
-    """Return the record category's row (with ``taggable_vms``), or None when no record was ever opened on this system."""
+    """Return the record category's row (with ``taggable_vms``), or None when no record was ever opened on this system.
+
+    Once found it is kept on the client (the collection creates the category once and never removes it; ``Writer.taggable``
+    keeps the kept row up to date), so a run that writes a record many times reads it once.
+    """
+    known = getattr(client, '_maintenance_category', None)
+    if known is not None:
+        return known
+    found = read_category(client)
+    if found is not None and not cannot_tag_vms(found):
+        try:
+            client._maintenance_category = found  # pylint: disable=protected-access
+        except AttributeError:
+            pass
+    return found
+
+
+def read_category(client):
+    """Return the record category's row read now (None when there is none), without keeping it."""
     attempted = 'reading the tag category %s' % CATEGORY
     rows = list_rows(client, 'tag_categories', CATEGORY_FIELDS, filter_text=condition('name', 'eq', CATEGORY), sort=None,
                      page_size=0, attempted=attempted)
@@ -179,18 +218,32 @@ def find_category(client):
     return _one(rows, 'tag categories called %s' % CATEGORY)
 
 
-def find_tags(client, category, names=None):
+def category_tags(client, category):
+    """Return every tag of the record category (records and their siblings), sorted by name then key: one read."""
+    rows = read_by_keys(client, 'tags', TAG_FIELDS, [vm_key(category['$key'])], field='category', attempted='reading the maintenance records')
+    return sorted(rows, key=lambda row: (str(row.get('name')), str(row.get('$key'))))
+
+
+def find_tags(client, category, names=None, rows=None):
     """Return the record tags of the category (only those called one of ``names``, when given), by name."""
-    attempted = 'reading the maintenance records'
     if names is not None and not names:
         return []
-    rows = read_by_keys(client, 'tags', TAG_FIELDS, [vm_key(category['$key'])], field='category', attempted=attempted)
+    rows = category_tags(client, category) if rows is None else rows
     if names is not None:
-        rows = [row for row in rows if row.get('name') in set(names)]
-    else:
-        # Records only: a sibling tag (its name outside the record name rule) is not a record.
-        rows = [row for row in rows if isinstance(row.get('name'), str) and NAME_RULE.match(row['name'])]
-    return sorted(rows, key=lambda row: (str(row.get('name')), str(row.get('$key'))))
+        return [row for row in rows if row.get('name') in set(names)]
+    # Records only: a sibling tag (its name outside the record name rule) is not a record.
+    return [row for row in rows if isinstance(row.get('name'), str) and NAME_RULE.match(row['name'])]
+
+
+def set_tags(rows, name):
+    """Return {set word: tag row} of the record ``name``'s named sets among the category's tag rows."""
+    prefix = name + '+'
+    found = {}
+    for row in rows:
+        word = row.get('name')[len(prefix):] if isinstance(row.get('name'), str) and row['name'].startswith(prefix) else None
+        if word and SET_RULE.match(word) and word not in RESERVED_SETS:
+            found[word] = row
+    return found
 
 
 def read_members(client, tags):
@@ -207,18 +260,66 @@ def read_members(client, tags):
     return found
 
 
-def describe_records(client, tags, members):
-    """Return the documented record dicts for tag rows and their members (one read of the member VMs)."""
-    ids = sorted({vm_id for by_vm in members.values() for vm_id in by_vm})
-    rows = read_vms(client, ids, attempted='reading the VMs of the maintenance records') if ids else {}
+def set_description(name, word, data):
+    """Return the description of the set ``word`` of the record ``name``: its data (small: MAX_SET_DATA characters)."""
+    text = _dumps({'vergeos.power': SET_MARK, 'of': name, 'set': word, 'data': data or {}})
+    if len(text) > MAX_SET_DATA:
+        raise VergeOSError('the data of the set %s of the maintenance record %s would take %d characters, more than %d: keep it small'
+                           % (word, name, len(text), MAX_SET_DATA))
+    return text
+
+
+def parse_set_data(text):
+    """Return the data dict of a set's description ({} when it is not one of ours)."""
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or data.get('vergeos.power') != SET_MARK or not isinstance(data.get('data'), dict):
+        return {}
+    return data['data']
+
+
+def parse_lease(row):
+    """Return {key, holder, owner, life, beat} of a lease tag row; holder None when its description is not one of ours."""
+    try:
+        data = json.loads(row.get('description') or '')
+    except ValueError:
+        data = None
+    data = data if isinstance(data, dict) and data.get('vergeos.power') == LEASE_MARK else {}
+    life, beat = data.get('life'), data.get('beat')
+    return {'key': vm_key(row.get('$key')), 'holder': data.get('holder') or None, 'owner': str(data.get('owner') or ''),
+            'life': life if isinstance(life, int) and life > 0 else DEFAULT_LIFE, 'beat': beat if isinstance(beat, int) else 0}
+
+
+def _lease_of(rows, name):
+    """Return the record's lease as the info modules show it ({holder, owner, life, beat}), or None."""
+    leases = sorted((row for row in rows if row.get('name') == name + LEASE_SUFFIX), key=lambda row: vm_key(row.get('$key')))
+    if not leases:
+        return None
+    lease = parse_lease(leases[0])
+    return {key: lease[key] for key in ('holder', 'owner', 'life', 'beat')}
+
+
+def describe_records(client, tags, members, sets=None):
+    """Return the documented record dicts for tag rows and their members (one read of the member VMs).
+
+    ``sets``: {record name: {set word: tag row}}; the sets' members are in ``members`` too.
+    """
+    sets = sets or {}
+    recorded_ids = {vm_id for tag in tags for vm_id in members.get(vm_key(tag['$key']), {})}
+    rows = read_vms(client, sorted(recorded_ids), attempted='reading the VMs of the maintenance records') if recorded_ids else {}
     records = []
     for tag in tags:
         opened, note = parse_description(tag.get('description'))
         recorded = sorted(members.get(vm_key(tag['$key']), {}))
         vms = [_vm_entry(rows[vm_id]) for vm_id in recorded if vm_id in rows]
+        named = {word: {'ids': sorted(members.get(vm_key(row['$key']), {})), 'data': parse_set_data(row.get('description')),
+                        'tag_id': vm_key(row['$key'])}
+                 for word, row in sorted(sets.get(tag.get('name'), {}).items())}
         records.append(dict({'name': tag.get('name'), 'open': True, 'opened': opened if opened is not None else tag.get('created'),
                              'note': note, 'tag_id': vm_key(tag['$key']), 'ids': recorded, 'vms': vms,
-                             'vanished_ids': [vm_id for vm_id in recorded if vm_id not in rows], 'last_closed': None},
+                             'vanished_ids': [vm_id for vm_id in recorded if vm_id not in rows], 'last_closed': None, 'siblings': named},
                             **parse_round_trip(tag.get('description'))))
     return records
 
@@ -231,7 +332,18 @@ def _vm_entry(row):
 def closed_record(name, last_closed=None):
     """Return the record dict of a record that is not (or no longer) open; ``last_closed`` from its CLOSED_SUFFIX sibling."""
     return {'name': name, 'open': False, 'opened': None, 'note': '', 'tag_id': None, 'ids': [], 'vms': [], 'vanished_ids': [],
-            'version': None, 'kind': KIND, 'phase': None, 'since': None, 'owner': '', 'policy': {}, 'last_closed': last_closed}
+            'version': None, 'kind': KIND, 'phase': None, 'since': None, 'owner': '', 'policy': {}, 'last_closed': last_closed,
+            'siblings': {}, 'lease': None}
+
+
+def _described(client, records, rows):
+    """Return the record dicts of these record tag rows, with their sets, from the category's tag rows (one members read)."""
+    sets = {tag.get('name'): set_tags(rows, tag.get('name')) for tag in records}
+    every = list(records) + [row for by_word in sets.values() for row in by_word.values()]
+    described = describe_records(client, records, read_members(client, every), sets)
+    for record in described:
+        record['lease'] = _lease_of(rows, record['name'])
+    return described
 
 
 def read_records(client, names=None):
@@ -239,8 +351,8 @@ def read_records(client, names=None):
     category = find_category(client)
     if category is None:
         return []
-    tags = find_tags(client, category, names)
-    return describe_records(client, tags, read_members(client, tags))
+    rows = category_tags(client, category)
+    return _described(client, find_tags(client, category, names, rows), rows)
 
 
 def read_record(client, name):
@@ -248,13 +360,15 @@ def read_record(client, name):
     category = find_category(client)
     if category is None:
         return closed_record(name)
-    tags = find_tags(client, category, [name, name + CLOSED_SUFFIX])
-    closed = _one([tag for tag in tags if tag.get('name') == name + CLOSED_SUFFIX], 'closing marks of %s' % name)
+    rows = category_tags(client, category)
+    closed = _one([tag for tag in rows if tag.get('name') == name + CLOSED_SUFFIX], 'closing marks of %s' % name)
     last_closed = parse_closed(closed.get('description')) if closed else None
-    records = [tag for tag in tags if tag.get('name') == name]
+    records = [tag for tag in rows if tag.get('name') == name]
     if not records:
         return closed_record(name, last_closed)
-    found = describe_records(client, records, read_members(client, records))[0]
+    found = _described(client, records[:1], rows)[0]
+    if len(records) > 1:
+        raise VergeOSError('VergeOS lists %d maintenance records called %s; expected at most one' % (len(records), name))
     found['last_closed'] = last_closed
     return found
 
@@ -265,7 +379,7 @@ def cannot_tag_vms(category):
     return value is not None and not value
 
 
-class _Writer:
+class Writer:
     """The record's writes, each pursued through faults (``pursuit.Pursuit``); a refusal counts as done only when read back."""
 
     def __init__(self, client, persistence):
@@ -298,7 +412,7 @@ class _Writer:
             return True
 
         def seen():
-            row = find_category(self.client)
+            row = read_category(self.client)
             return row if row is not None and not cannot_tag_vms(row) else None
         try:
             self._pursue(write, seen, 'the category may tag VMs')
@@ -398,7 +512,18 @@ def _round_trip_changes(before, phase, owner, policy):
     return wanted
 
 
-def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None, check_mode=False, clock=time.time, persistence=None):
+def check_kind(kind, before=None):
+    """Return ``kind`` (None: the record's own, or KIND for a new one); VergeOSError for an unknown one or another record's."""
+    if kind is not None and kind not in KINDS:
+        raise VergeOSError('kind must be one of %s, not %r' % (', '.join(KINDS), kind))
+    if before and before.get('open') and kind is not None and before.get('kind') != kind:
+        raise VergeOSError('the record %s is a %s record, not a %s one: give this one another name'
+                           % (before.get('name'), before.get('kind'), kind))
+    return kind or (before or {}).get('kind') or KIND
+
+
+def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None, check_mode=False, clock=time.time, persistence=None,
+                kind=None):
     """Open the record ``name`` with at least the VMs ``ids``; return (changed, record before, record after).
 
     Never removes a VM from an open record, never rewrites its opening time or note. ``phase``,
@@ -411,6 +536,7 @@ def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None
         raise VergeOSError('phase must be one of %s, not %r' % (', '.join(PHASES), phase))
     wanted = unique(vm_key(value) for value in ids)
     before = read_record(client, name)
+    kind = check_kind(kind, before)
     missing = [vm_id for vm_id in wanted if vm_id not in before['ids']]
     changes = _round_trip_changes(before, phase, owner, policy) if before['open'] else {}
     if before['open'] and not missing and not changes:
@@ -420,18 +546,19 @@ def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None
         after = dict(before, open=True, opened=before['opened'] or now, note=before['note'] if before['open'] else note,
                      ids=sorted(set(before['ids']) | set(missing)))
         if not before['open']:
-            after.update(version=FORMAT_VERSION, phase=phase or 'opened', since=now, owner=owner or '', policy=clean_policy(policy))
+            after.update(version=FORMAT_VERSION, phase=phase or 'opened', since=now, owner=owner or '', policy=clean_policy(policy),
+                         kind=kind)
         after.update(changes, **({'since': now} if 'phase' in changes else {}))
         known = read_vms(client, missing) if missing else {}
         after['vms'] = sorted(before['vms'] + [_vm_entry(known[vm_id]) for vm_id in missing if vm_id in known], key=lambda vm: vm['id'])
         return True, before, after
-    writer = _Writer(client, persistence or Persistence())
+    writer = Writer(client, persistence or Persistence())
     category = find_category(client) or writer.category()
     if missing:
         category = writer.taggable(category)
     tag = _one(find_tags(client, category, [name]), 'maintenance records called %s' % name)
     if tag is None:
-        tag = writer.tag(category, name, record_description(now, note, phase=phase or 'opened', owner=owner, policy=policy))
+        tag = writer.tag(category, name, record_description(now, note, phase=phase or 'opened', owner=owner, policy=policy, kind=kind))
     else:
         # The tag row just read carries the description: the record's fields come from it, not from another read.
         opened, kept_note = parse_description(tag.get('description'))
@@ -441,8 +568,11 @@ def open_record(client, name, ids, *, note='', phase=None, owner='', policy=None
             merged = dict({'phase': current.get('phase') or 'opened', 'owner': current.get('owner'), 'policy': current.get('policy')},
                           **changes)
             since = now if 'phase' in changes else current.get('since')
-            writer.describe(tag, record_description(current['opened'] or now, current['note'], since=since, **merged),
+            writer.describe(tag, record_description(current['opened'] or now, current['note'], since=since, kind=current['kind'], **merged),
                             'writing the phase %s of the maintenance record' % merged['phase'])
+    if not missing and before['open'] and changes:
+        # Only the description changed, and its write was acknowledged or read back: the record after is known without a read.
+        return True, before, dict(before, **changes, **({'since': now} if 'phase' in changes else {}))
     writer.each(lambda vm_id: writer.add_member(tag, vm_id), missing)
     after = read_record(client, name)
     lost = [vm_id for vm_id in wanted if vm_id not in after['ids']]
@@ -465,14 +595,16 @@ def close_record(client, name, ids=None, *, check_mode=False, persistence=None, 
         return False, before, before
     leaving = list(before['ids']) if ids is None else [vm_id for vm_id in unique(vm_key(value) for value in ids) if vm_id in before['ids']]
     staying = [vm_id for vm_id in before['ids'] if vm_id not in leaving]
-    if not leaving and staying:
+    # Releasing VMs one by one never closes a record whose restore parked VMs (its set waiting); closing it whole (ids None) does.
+    parked = ids is not None and bool(before['siblings'].get(WAITING, {}).get('ids'))
+    if not leaving and (staying or parked):
         return False, before, before
     if check_mode:
-        after = closed_record(name) if not staying else dict(
+        after = closed_record(name) if not staying and not parked else dict(
             before, ids=staying, vms=[vm for vm in before['vms'] if vm['id'] in staying],
             vanished_ids=[vm_id for vm_id in before['vanished_ids'] if vm_id in staying])
         return True, before, after
-    writer = _Writer(client, persistence or Persistence())
+    writer = Writer(client, persistence or Persistence())
     tag = {'$key': before['tag_id'], 'name': name}
     members = read_members(client, [tag])[before['tag_id']]
 
@@ -480,10 +612,108 @@ def close_record(client, name, ids=None, *, check_mode=False, persistence=None, 
         writer.delete('tag_members/%s' % members[vm_id], lambda: vm_id not in read_members(client, [tag])[before['tag_id']],
                       'the VM left the record', 'removing VM %d from the maintenance record %s' % (vm_id, name))
     writer.each(remove, [vm_id for vm_id in leaving if vm_id in members])
+    if not staying and parked:
+        return True, before, read_record(client, name)
     if not staying:
         writer.mark_closed(find_category(client), name, closed_description(clock(), before))
+        # The record's sets go with it (each tag with its members), before the record's own tag: a crash in between leaves
+        # an open, empty record that the next close finishes.
+        writer.each(lambda word: _delete_set(client, writer, name, word, before['siblings'][word]['tag_id']), sorted(before['siblings']))
         writer.delete('tags/%s' % before['tag_id'], lambda: read_record(client, name)['open'] is False, 'the record is closed',
                       'closing the maintenance record %s' % name)
+    return True, before, read_record(client, name)
+
+
+def _delete_set(client, writer, name, word, tag_id):
+    def gone():
+        category = find_category(client)
+        return category is None or not _one(find_tags(client, category, ['%s+%s' % (name, word)]), 'sets %s of %s' % (word, name))
+    writer.delete('tags/%s' % tag_id, gone, 'the set is gone', 'removing the set %s of the maintenance record %s' % (word, name))
+
+
+def check_set(word):
+    """Return a set's word; VergeOSError naming the rule for anything else."""
+    if not isinstance(word, str) or not SET_RULE.match(word) or word in RESERVED_SETS:
+        raise VergeOSError('a set of a maintenance record is named by 1 to 16 lower-case letters and _, starting with a letter, and not %s; '
+                           'not %r' % (' or '.join(RESERVED_SETS), word))
+    return word
+
+
+def _set_data(data):
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or any(not isinstance(key, str) for key in data) or any(
+            isinstance(value, (dict, list)) for value in data.values()):
+        raise VergeOSError('the data of a set must map text to text or numbers, not %r' % (data,))
+    return dict(data)
+
+
+def open_set(client, name, word, ids, data=None, *, check_mode=False, persistence=None):
+    """Add the VMs ``ids`` to the set ``word`` of the open record ``name`` and merge ``data`` into its data.
+
+    Returns (changed, record before, record after). Adding is idempotent (a membership each), so two
+    writers may race; the data is rewritten whole (read, merge, write): one writer per record, the
+    lease holder (docs/maintenance.md).
+    """
+    name, word = check_record_name(name), check_set(word)
+    data = _set_data(data)
+    before = read_record(client, name)
+    if not before['open'] and not check_mode:
+        # (In check mode the record a task before this one would have opened is not there: what the set would hold is said.)
+        raise VergeOSError('the maintenance record %s is not open: open it before writing its set %s' % (name, word))
+    current = before['siblings'].get(word) or {'ids': [], 'data': {}, 'tag_id': None}
+    missing = [vm_id for vm_id in unique(vm_key(value) for value in ids or []) if vm_id not in current['ids']]
+    merged = dict(current['data'], **data)
+    text = set_description(name, word, merged)
+    if current['tag_id'] is not None and not missing and merged == current['data']:
+        return False, before, before
+    if check_mode:
+        siblings = dict(before['siblings'], **{word: dict(current, ids=sorted(set(current['ids']) | set(missing)), data=merged)})
+        return True, before, dict(before, siblings=siblings)
+    writer = Writer(client, persistence or Persistence())
+    category = find_category(client)
+    if missing:
+        category = writer.taggable(category)
+    tag = {'$key': current['tag_id'], 'name': '%s+%s' % (name, word)}
+    if current['tag_id'] is None:
+        tag = writer.tag(category, tag['name'], text)
+    elif merged != current['data']:
+        writer.describe(tag, text, 'writing the data of the set %s of the maintenance record %s' % (word, name))
+    writer.each(lambda vm_id: writer.add_member(tag, vm_id), missing)
+    return True, before, read_record(client, name)
+
+
+def close_set(client, name, word, ids=None, *, check_mode=False, persistence=None):
+    """Remove the VMs ``ids`` (and their keys of the data) from the set ``word`` of the record ``name``; the whole set when None."""
+    name, word = check_record_name(name), check_set(word)
+    before = read_record(client, name)
+    current = before['siblings'].get(word)
+    if current is None:
+        return False, before, before
+    leaving = current['ids'] if ids is None else [vm_id for vm_id in unique(vm_key(value) for value in ids) if vm_id in current['ids']]
+    dropped = set(current['data']) if ids is None else {str(vm_id) for vm_id in unique(vm_key(value) for value in ids)} & set(current['data'])
+    if ids is not None and not leaving and not dropped:
+        return False, before, before
+    if check_mode:
+        siblings = {key: value for key, value in before['siblings'].items() if key != word}
+        if ids is not None:
+            kept = {key: value for key, value in current['data'].items() if key not in dropped}
+            siblings[word] = dict(current, ids=[vm_id for vm_id in current['ids'] if vm_id not in leaving], data=kept)
+        return True, before, dict(before, siblings=siblings)
+    writer = Writer(client, persistence or Persistence())
+    if ids is None:
+        _delete_set(client, writer, name, word, current['tag_id'])
+        return True, before, read_record(client, name)
+    tag = {'$key': current['tag_id'], 'name': '%s+%s' % (name, word)}
+    if dropped:
+        writer.describe(tag, set_description(name, word, {key: value for key, value in current['data'].items() if key not in dropped}),
+                        'writing the data of the set %s of the maintenance record %s' % (word, name))
+    members = read_members(client, [tag])[current['tag_id']]
+
+    def remove(vm_id):
+        writer.delete('tag_members/%s' % members[vm_id], lambda: vm_id not in read_members(client, [tag])[current['tag_id']],
+                      'the VM left the set', 'removing VM %d from the set %s of the maintenance record %s' % (vm_id, word, name))
+    writer.each(remove, [vm_id for vm_id in leaving if vm_id in members])
     return True, before, read_record(client, name)
 
 

@@ -162,45 +162,52 @@ def _check_run(records, rows, options, single):
     return _result(finished, rows, rows, options, single=single, after=after)
 
 
-def per_vm_timeouts(rows, wait_timeouts):
+def per_vm_timeouts(rows, wait_timeouts, *, key='$key', unknown='refuse'):
     """Return {VM key: seconds} from ``wait_timeouts`` ({VM name or id: seconds}) for the selected rows.
 
-    A key that is a whole number (or its string) names the VM with that id when one is
-    selected, else the VM with that name. Raises VergeOSError, before anything is sent,
-    for a value that is not a number of seconds (0 or more) and for a key that names
-    none of the selected VMs (a typo there would put the wrong deadline on a VM).
+    The collection's one rule for a VM's own deadline: vergeos_vm_power's ``wait_timeouts``, and
+    safe_shutdown's ``safe_shutdown_timeouts`` (its plan, ``shutdown_plan.shutdown_stages``). A key that is a
+    whole number (or its string) names the VM with that id when one is selected, else the VM(s)
+    with that name, matched exactly; a value is a number of seconds, 0 or more (``policy.seconds``;
+    a whole number stays an int). ``key``: the field that holds a row's id (``'$key'`` for rows
+    read from VergeOS, ``'id'`` for the VMs a module returns). Raises VergeOSError, before
+    anything is sent, for a value that is not a number of seconds and, with ``unknown='refuse'``,
+    for a key that names none of the rows (a typo there would put the wrong deadline on a VM);
+    ``unknown='ignore'`` leaves such a key out (one dict for the VMs of many runs).
     """
     if not wait_timeouts:
         return {}
     if not isinstance(wait_timeouts, dict):
         raise VergeOSError('wait_timeouts must be a dict of VM name or id to seconds, not %r' % (wait_timeouts,))
-    by_id = {str(row['$key']): row['$key'] for row in rows}
+    by_id = {str(row[key]): row[key] for row in rows}
     by_name = {}
     for row in rows:
-        by_name.setdefault(str(row.get('name')), []).append(row['$key'])
-    found, unknown = {}, []
+        by_name.setdefault(str(row.get('name')), []).append(row[key])
+    found, unknown_keys = {}, []
     for name, given in wait_timeouts.items():
         value = seconds(given, 'wait_timeouts[%r]' % (name,))
         text = str(name)
         keys = [by_id[text.strip()]] if text.strip() in by_id else by_name.get(text, [])
         if not keys:
-            unknown.append(text)
-        for key in keys:
-            found[key] = value
-    if unknown:
-        raise VergeOSError('wait_timeouts names VMs that are not selected: %s' % ', '.join(sorted(unknown)))
+            unknown_keys.append(text)
+        for vm_key in keys:
+            found[vm_key] = int(value) if value.is_integer() else value
+    if unknown_keys and unknown == 'refuse':
+        raise VergeOSError('wait_timeouts names VMs that are not selected: %s' % ', '.join(sorted(unknown_keys)))
     return found
 
 
 def power_vms(client, options, *, selection=None, max_targets=DEFAULT_MAX_TARGETS, wait_timeouts=None, check_mode=False,
-              clock=time.monotonic, sleep=time.sleep, rand=random.random, ops=None, progress=None):
+              clock=time.monotonic, sleep=time.sleep, rand=random.random, ops=None, progress=None, keeper=None):
     """Bring the selected VMs to ``options.state``; return the module result dict.
 
     ``options``: a ``policy.PowerOptions`` (validated when built). ``selection``: keyword
     arguments of ``vms.select_vms`` (``argspec.selection_from_params``); ``max_targets``
     applies to filter selections only. ``wait_timeouts`` ({VM name or id: seconds})
     overrides ``options.wait_timeout`` per VM (see ``per_vm_timeouts``). ``progress``, when
-    given, is called once per round with ``progress_report()``'s dict. Raises VergeOSError
+    given, is called once per round with ``progress_report()``'s dict. ``keeper`` (a
+    ``lease.Keeper``), when given, keeps the maintenance record's lease alive once per round
+    and is asked before each round of actions. Raises VergeOSError
     when the selection fails (no VM was touched then); a VM that fails later is reported
     in ``vms`` with ``failed`` true and makes the result's ``failed`` true.
     """
@@ -219,6 +226,7 @@ def power_vms(client, options, *, selection=None, max_targets=DEFAULT_MAX_TARGET
         result = _check_run(records, first, options, single)
     else:
         engine = _Engine(ops, options, clock=clock, sleep=sleep, rand=rand, progress=progress)
+        engine.keeper = keeper
         records = engine.run(records, dict(first))
         result = _result(records, engine.latest, first, options, single=single)
     warnings = options.warnings()
@@ -322,6 +330,8 @@ class _Engine:
         # Snapshots before kills run beside the rounds ({key: future}), so one VM's snapshot never holds the others' deadlines.
         self.snapshots = {}
         self._pool = None
+        # A maintenance record's lease (lease.Keeper): beaten from this loop, read before each round of actions.
+        self.keeper = None
 
     def run(self, records, rows):
         try:
@@ -348,6 +358,8 @@ class _Engine:
                 elif step == TAKE_SNAPSHOT:
                     self._start_snapshot(key)
             self._release(fresh, now)
+            if not self._lease_kept(records, bool(sends or marks)):
+                sends, marks = [], []
             self._send(records, sends)
             for key in marks:
                 records[key] = self._mark(records[key])
@@ -363,6 +375,19 @@ class _Engine:
             if pause > 0:
                 self.sleep(pause)
             fresh = self._read(records, sorted(set(active) | set(self.holding)))
+
+    def _lease_kept(self, records, sending):
+        """Keep the lease (if any); False while it cannot be confirmed (no action this round); another holder ends the run."""
+        if self.keeper is None:
+            return True
+        try:
+            return self.keeper.keep(sending)
+        except VergeOSError as exc:
+            now = self.clock()
+            for key, record in records.items():
+                if not record.done:
+                    records[key] = finish(record, now, str(exc), failed=True)
+            return False
 
     def _throttled(self):
         pacer = getattr(getattr(self.ops, 'client', None), 'pacer', None)

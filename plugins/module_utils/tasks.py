@@ -16,14 +16,16 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vergeos.power.plugins.module_utils.argspec import (
-    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, controller_argument_spec, require_requests,
+    SELECTION_MUTUALLY_EXCLUSIVE, client_from_params, connection_argument_spec, controller_argument_spec, lease_fallback, lease_from_env, require_requests,
     selection_argument_spec, selection_from_params,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_addresses, read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.capacity import PREFLIGHT_MODES
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
+from ansible_collections.vergeos.power.plugins.module_utils.lease import DEFAULT_LIFE, Keeper, check_held, new_holder, release_lease, take_lease
 from ansible_collections.vergeos.power.plugins.module_utils.maintenance import (
-    DEFAULT_RECORD, MAX_NOTE, PHASES, check_record_name, close_record, open_record, read_record, read_records, record_result,
+    DEFAULT_RECORD, KINDS, MAX_NOTE, PHASES, check_record_name, close_record, close_set, open_record, open_set, read_record, read_records,
+    record_result,
 )
 from ansible_collections.vergeos.power.plugins.module_utils.plan import RESTART_METHODS, WANTED_STATES
 from ansible_collections.vergeos.power.plugins.module_utils.pacing import Pacer
@@ -82,6 +84,11 @@ def power_argument_spec():
         preflight={'type': 'str', 'default': 'warn', 'choices': list(PREFLIGHT_MODES)},
         preflight_ram_reserve={'type': 'int', 'default': 0},
         preflight_core_ratio={'type': 'float'},
+        lease={'type': 'dict', 'fallback': (lease_fallback, []), 'options': {
+            'record': {'type': 'str', 'required': True},
+            'holder': {'type': 'str', 'required': True, 'no_log': False},
+            'life': {'type': 'int', 'default': DEFAULT_LIFE},
+        }},
     )
     return spec
 
@@ -109,12 +116,20 @@ def record_argument_spec():
     spec = connection_argument_spec()
     spec.update(
         name={'type': 'str', 'default': DEFAULT_RECORD, 'aliases': ['record']},
-        state={'type': 'str', 'required': True, 'choices': ['open', 'closed']},
+        state={'type': 'str', 'choices': ['open', 'closed']},
         ids={'type': 'list', 'elements': 'int'},
         note={'type': 'str', 'default': ''},
         phase={'type': 'str', 'choices': list(PHASES)},
         owner={'type': 'str', 'default': ''},
         policy={'type': 'dict'},
+        kind={'type': 'str', 'choices': list(KINDS)},
+        sibling={'type': 'str'},
+        data={'type': 'dict'},
+        lease={'type': 'str', 'choices': ['take', 'release']},
+        holder={'type': 'str', 'no_log': False, 'fallback': (lease_fallback, ['holder'])},
+        lease_life={'type': 'int', 'default': DEFAULT_LIFE},
+        takeover={'type': 'str', 'default': ''},
+        lease_wait={'type': 'bool', 'default': True},
     )
     return spec
 
@@ -208,8 +223,10 @@ def run_power(params, check_mode=False, diff=False, progress=None):
         return failure(exc)
 
     def act(client):
+        lease = params.get('lease')
+        keeper = Keeper(client, lease['record'], lease['holder'], lease['life']) if lease and not check_mode else None
         return power_vms(client, options, selection=selection_from_params(params), max_targets=params['max_targets'],
-                         wait_timeouts=params['wait_timeouts'], check_mode=check_mode, progress=progress)
+                         wait_timeouts=params['wait_timeouts'], check_mode=check_mode, progress=progress, keeper=keeper)
     return run_guarded(params, act, diff, pacer=Pacer(max_rate=options.max_requests_per_second))
 
 
@@ -247,6 +264,19 @@ def run_record(params, check_mode=False, diff=False):
     """Do what vergeos_maintenance_record does with these (validated) parameters; return the result dict."""
     def act(client):
         name = check_record_name(params['name'])
+        if params['lease'] is not None:
+            return _run_lease(client, name, params, check_mode)
+        if params['state'] is None:
+            raise VergeOSError('state is required (open or closed), unless lease is given')
+        env_lease = lease_from_env()
+        # The job's lease (from the environment) guards its own record; a write to another record (a restore releasing the VMs
+        # another record parked for it) is not that lease's business.
+        if params['holder'] and not (env_lease and env_lease['holder'] == params['holder'] and env_lease['record'] != name):
+            check_held(client, name, params['holder'])
+        if params['sibling'] is not None:
+            return _run_sibling(client, name, params, check_mode, diff)
+        if params['data'] is not None:
+            raise VergeOSError('data goes with sibling (it is the data of one of the record\'s sets)')
         if params['state'] == 'open':
             if params['ids'] is None:
                 raise VergeOSError('state=open needs ids: the VMs to power on again after the maintenance (an empty list opens an '
@@ -256,11 +286,43 @@ def run_record(params, check_mode=False, diff=False):
             if len(params['owner']) > MAX_NOTE:
                 raise VergeOSError('owner must be at most %d characters, not %d' % (MAX_NOTE, len(params['owner'])))
             return record_result(*open_record(client, name, params['ids'], note=params['note'], phase=params['phase'], owner=params['owner'],
-                                              policy=params['policy'], check_mode=check_mode), diff=diff)
-        if params['phase'] is not None or params['policy'] is not None or params['owner']:
-            raise VergeOSError('phase, owner and policy go with state=open (they describe an open record)')
+                                              policy=params['policy'], kind=params['kind'], check_mode=check_mode), diff=diff)
+        if params['phase'] is not None or params['policy'] is not None or params['owner'] or params['kind'] is not None:
+            raise VergeOSError('phase, owner, policy and kind go with state=open (they describe an open record)')
         return record_result(*close_record(client, name, params['ids'], check_mode=check_mode), diff=diff)
     return run_guarded(params, act, diff)
+
+
+def _run_lease(client, name, params, check_mode):
+    """vergeos_maintenance_record with lease: take or release the record's lease (one job writes a record)."""
+    if params['state'] is not None or params['sibling'] is not None or params['ids'] is not None or params['phase'] is not None:
+        raise VergeOSError('lease goes alone (with holder, owner, lease_life and takeover): state, ids, sibling and phase are other tasks')
+    if params['lease'] == 'release':
+        if not params['holder']:
+            raise VergeOSError('lease=release needs holder (the one lease=take returned)')
+        changed = bool(check_mode) or release_lease(client, name, params['holder'])
+        return {'failed': False, 'changed': changed, 'lease': None}
+    holder = params['holder'] or new_holder(params['owner'])
+    if check_mode:
+        return {'failed': False, 'changed': True, 'lease': {'holder': holder, 'owner': params['owner'], 'life': params['lease_life'],
+                                                            'beat': None, 'age': 0}}
+    changed, lease = take_lease(client, name, holder, params['owner'], life=params['lease_life'], takeover=params['takeover'],
+                                wait=params['lease_wait'])
+    return {'failed': False, 'changed': changed, 'lease': lease}
+
+
+def _run_sibling(client, name, params, check_mode, diff):
+    """vergeos_maintenance_record with sibling: add to or remove from one of the record's sets."""
+    if params['phase'] is not None or params['policy'] is not None or params['owner'] or params['kind'] is not None or params['note']:
+        raise VergeOSError('phase, owner, policy, kind and note describe the record itself, not its set %s: give them without sibling'
+                           % params['sibling'])
+    if params['state'] == 'open':
+        if params['ids'] is None and params['data'] is None:
+            raise VergeOSError('state=open with sibling needs ids (the VMs to add to the set %s), data, or both' % params['sibling'])
+        return record_result(*open_set(client, name, params['sibling'], params['ids'] or [], params['data'], check_mode=check_mode), diff=diff)
+    if params['data'] is not None:
+        raise VergeOSError('data goes with state=open (state=closed removes the VMs of ids, and their keys of the data, from the set)')
+    return record_result(*close_set(client, name, params['sibling'], params['ids'], check_mode=check_mode), diff=diff)
 
 
 def run_record_info(params, check_mode=False, diff=False):  # pylint: disable=unused-argument

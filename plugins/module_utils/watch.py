@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from ansible_collections.vergeos.power.plugins.module_utils.argspec import connection_argument_spec, selection_argument_spec
 from ansible_collections.vergeos.power.plugins.module_utils.details import read_vm_tags
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError, redact
-from ansible_collections.vergeos.power.plugins.module_utils.maintenance import find_category, find_tags, read_members
+from ansible_collections.vergeos.power.plugins.module_utils.maintenance import find_tags, read_category, read_members
 from ansible_collections.vergeos.power.plugins.module_utils.policy import seconds
 from ansible_collections.vergeos.power.plugins.module_utils.power_state import power_state_of
 from ansible_collections.vergeos.power.plugins.module_utils.retry import backoff
@@ -313,7 +313,8 @@ def maintenance_by_vm(client):
     The record's own readers (``maintenance.py``; the shape is in docs/maintenance.md), without
     ``read_records``'s read of the recorded VMs: the listing already has them.
     """
-    category = find_category(client)
+    # Read afresh each poll (find_category keeps the row for a run's life; a watch lives longer than a category may).
+    category = read_category(client)
     if category is None:
         return {}
     tags = find_tags(client, category)

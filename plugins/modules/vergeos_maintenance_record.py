@@ -47,8 +47,8 @@ options:
   state:
     description:
       - V(open) records the VMs of O(ids) (adding to an open record); V(closed) releases the VMs of O(ids), or all of them.
+      - Required, unless O(lease) is given.
     type: str
-    required: true
     choices: [open, closed]
   ids:
     description:
@@ -64,10 +64,11 @@ options:
     default: ''
   phase:
     description:
-      - With O(state=open), the round trip's phase to write (V(opened), V(stopping), V(stopped), V(maintaining), V(restoring));
-        its time is when it is written. Not given, a new record starts at V(opened) and an open one keeps its phase.
+      - With O(state=open), the round trip's phase to write (V(opened), V(stopping), V(stopped), V(maintaining), V(restoring), or
+        V(waiting) - restored but for VMs another open record still covers); its time is when it is written. Not given, a new
+        record starts at V(opened) and an open one keeps its phase.
     type: str
-    choices: [opened, stopping, stopped, maintaining, restoring]
+    choices: [opened, stopping, stopped, maintaining, restoring, waiting]
   owner:
     description:
       - With O(state=open), who runs the round trip (an AWX job id, a person), at most 1000 characters; written when it changes.
@@ -78,6 +79,64 @@ options:
       - With O(state=open), the stop policy in force, kept so that a relaunch or a restore can finish a stop as the first run would
         have. Only C(timeout) and C(kill_timeout) (whole seconds, 0 or more) and C(escalate) (a boolean) are kept.
     type: dict
+  kind:
+    description:
+      - With O(state=open), the kind of record - V(maintenance) (a maintenance round trip) or V(rolling_restart) (the progress of
+        the C(vergeos.power.rolling_restart) role). Written when the record is created (V(maintenance) when not given); a task
+        that names another kind than the open record's fails, so two kinds never share a name.
+    type: str
+    choices: [maintenance, rolling_restart]
+  sibling:
+    description:
+      - Act on one of the open record's named sets of VMs instead of the record's own VMs. A set is the tag C(<name>+<sibling>) of
+        the same category (its members the VMs); the word is 1 to 16 lower-case letters and C(_), and not C(closed) or C(lease).
+      - With O(state=open), the VMs of O(ids) join the set and O(data) is merged into its data; the record must be open.
+        With O(state=closed), the VMs of O(ids) leave it (and their keys leave its data), or the whole set goes when O(ids) is
+        not given. Closing the record itself removes its sets.
+      - Joining and leaving are idempotent, so two jobs may race; the data is rewritten whole, so it has one writer (the job that
+        runs the record).
+    type: str
+  data:
+    description:
+      - With O(sibling) and O(state=open), keys (text) and values (text or numbers) to merge into the set's data, for example a
+        VM's C(started) time before a restart is sent. Kept in the tag's description, so kept small (2000 characters in all).
+    type: dict
+  lease:
+    description:
+      - Take or give up the record's lease, so that one job at a time writes the record (VergeOS has no compare-and-swap, so
+        two writers of a record's description would lose updates). Kept on the VergeOS system as the tag C(<name>+lease), its
+        age judged by VergeOS's clock (the HTTP C(Date) of its answers), never a controller's. See docs/maintenance.md.
+      - V(take) returns RV(lease) with the C(holder) token to give to the later tasks of this job (O(holder), and the
+        C(lease) option of M(vergeos.power.vergeos_vm_power), which keeps it alive while it waits). A lease held by another job is
+        waited for up to its life - taken if it goes stale, refused (naming its owner) if it beats meanwhile - and, while the
+        record is in its maintenance phase, only taken when O(takeover) names its owner. Nothing else is written.
+      - V(release) deletes the lease when O(holder) holds it (nothing otherwise).
+    type: str
+    choices: [take, release]
+  holder:
+    description:
+      - The lease holder's token (V(take) returns one when not given). With O(state), the task first checks that no other job
+        holds a live lease of the record, and writes nothing if one does.
+      - Not given, the C(holder) of the environment variable E(VERGEOS_MAINTENANCE_LEASE) (see the C(lease) option of
+        M(vergeos.power.vergeos_vm_power)) is used.
+    type: str
+  lease_life:
+    description:
+      - With O(lease=take), seconds after its last heartbeat at which the lease is stale (at least 3). The holder beats every third
+        of it, at most once a minute.
+    type: int
+    default: 300
+  takeover:
+    description:
+      - With O(lease=take), the owner (or holder) of a lease to take over even while it looks alive - for a job known to be gone,
+        in particular one that died in its maintenance phase, when nothing beats.
+    type: str
+    default: ''
+  lease_wait:
+    description:
+      - With O(lease=take), wait up to a live lease's life for it to go stale (V(true)), or refuse at once (V(false)).
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -118,9 +177,15 @@ changed:
   returned: always
   type: bool
   sample: true
+lease:
+  description: With O(lease=take), the lease now held - C(holder), C(owner), C(life), C(beat) (VergeOS's unix time) and C(age); null after
+    O(lease=release).
+  returned: when O(lease) is given
+  type: dict
+  sample: {holder: 'AWX job 4242 #3f9a1c0b7d21', owner: AWX job 4242, life: 300, beat: 1767226200, age: 0}
 record:
   description: The record after the task (in check mode, as it would be).
-  returned: success
+  returned: success, without O(lease)
   type: dict
   contains:
     name:
@@ -176,8 +241,8 @@ record:
       sample: []
     phase:
       description:
-        - The round trip's phase (docs/maintenance.md) - V(opened), V(stopping), V(stopped), V(maintaining) or V(restoring); null for a
-          record of the collection's first format (it still restores) and for a record that is not open.
+        - The round trip's phase (docs/maintenance.md) - V(opened), V(stopping), V(stopped), V(maintaining), V(restoring) or
+          V(waiting); null for a record of the collection's first format (it still restores) and for a record that is not open.
       type: str
       sample: maintaining
     since:
@@ -198,9 +263,22 @@ record:
       type: int
       sample: 2
     kind:
-      description: The kind of record (V(maintenance)).
+      description: The kind of record - V(maintenance) (a maintenance round trip) or V(rolling_restart) (a rollout's progress).
       type: str
       sample: maintenance
+    siblings:
+      description:
+        - The record's named sets of VMs, by name (O(vergeos.power.vergeos_maintenance_record#module:sibling)) - C(ids), the VMs
+          in the set, and C(data), the set's small dict. C(covers) is every VM a maintenance acts on, running or not (the
+          cross-record rule of docs/maintenance.md reads it). Empty for a record that is not open.
+      type: dict
+      sample: {covers: {ids: [41, 42, 43], data: {}, tag_id: 17}}
+    lease:
+      description:
+        - The record's lease (docs/maintenance.md, "One job per record") - C(holder), C(owner), C(life) (seconds) and C(beat) (VergeOS's
+          unix time of its last heartbeat); null when no job holds it.
+      type: dict
+      sample: {holder: 'AWX job 4242 #3f9a1c0b7d21', owner: AWX job 4242, life: 300, beat: 1767226200}
     last_closed:
       description:
         - When a record of this name was last closed (C(at), unix seconds), and the C(opened), C(owner) and C(note) of that record; null

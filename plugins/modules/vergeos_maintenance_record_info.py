@@ -96,8 +96,8 @@ records:
       sample: []
     phase:
       description:
-        - The round trip's phase (docs/maintenance.md) - V(opened), V(stopping), V(stopped), V(maintaining) or V(restoring); null for a
-          record of the collection's first format (it still restores) and for a record that is not open.
+        - The round trip's phase (docs/maintenance.md) - V(opened), V(stopping), V(stopped), V(maintaining), V(restoring) or
+          V(waiting); null for a record of the collection's first format (it still restores) and for a record that is not open.
       type: str
       sample: maintaining
     since:
@@ -118,9 +118,22 @@ records:
       type: int
       sample: 2
     kind:
-      description: The kind of record (V(maintenance)).
+      description: The kind of record - V(maintenance) (a maintenance round trip) or V(rolling_restart) (a rollout's progress).
       type: str
       sample: maintenance
+    siblings:
+      description:
+        - The record's named sets of VMs, by name (O(vergeos.power.vergeos_maintenance_record#module:sibling)) - C(ids), the VMs
+          in the set, and C(data), the set's small dict. C(covers) is every VM a maintenance acts on, running or not (the
+          cross-record rule of docs/maintenance.md reads it). Empty for a record that is not open.
+      type: dict
+      sample: {covers: {ids: [41, 42, 43], data: {}, tag_id: 17}}
+    lease:
+      description:
+        - The record's lease (docs/maintenance.md, "One job per record") - C(holder), C(owner), C(life) (seconds) and C(beat) (VergeOS's
+          unix time of its last heartbeat); null when no job holds it.
+      type: dict
+      sample: {holder: 'AWX job 4242 #3f9a1c0b7d21', owner: AWX job 4242, life: 300, beat: 1767226200}
     last_closed:
       description:
         - When a record of this name was last closed (C(at), unix seconds), and the C(opened), C(owner) and C(note) of that record; null
@@ -134,7 +147,7 @@ record:
   returned: when O(name) is given
   type: dict
   sample: {name: rack7-patching, open: false, opened: null, note: '', tag_id: null, ids: [], vms: [], vanished_ids: [], version: null,
-           kind: maintenance, phase: null, since: null, owner: '', policy: {}, last_closed: null}
+           kind: maintenance, phase: null, since: null, owner: '', policy: {}, last_closed: null, siblings: {}, lease: null}
 '''
 
 from ansible_collections.vergeos.power.plugins.module_utils.tasks import record_info_argument_spec as argument_spec, run_module, run_record_info  # noqa: E402

@@ -229,6 +229,29 @@ options:
       - Cores per physical core the pre-flight allows (for example V(4.0) for 4:1 overcommit). Not given, cores are not checked.
     type: float
     version_added: 2.0.0
+  lease:
+    description:
+      - The lease of a maintenance record this task runs under (M(vergeos.power.vergeos_maintenance_record) with C(lease=take)
+        returns it). While the task waits it keeps the lease alive (a heartbeat every third of its life, at most once a minute),
+        and it reads the lease before each round of power actions - when another job holds it, the task sends nothing more and
+        fails the VMs not done; when it cannot be read for longer than its life, actions wait until it can.
+      - Not given, the environment variable E(VERGEOS_MAINTENANCE_LEASE) (a JSON object with these keys) is used, which
+        C(playbooks/maintenance.yml) sets for every task of the round trip once it holds the record's lease.
+    type: dict
+    version_added: 2.0.0
+    suboptions:
+      record:
+        description: The maintenance record's name.
+        type: str
+        required: true
+      holder:
+        description: The holder token the lease was taken with.
+        type: str
+        required: true
+      life:
+        description: The lease's life in seconds (as taken).
+        type: int
+        default: 300
 attributes:
   check_mode:
     support: full

@@ -132,7 +132,11 @@ def flag(name, value):
 
 
 def timeouts(name, value):
-    """Return {VM name or id: seconds} from a dict whose values are seconds (numeric strings accepted)."""
+    """Return {VM name or id: seconds} from a dict whose values are seconds (numeric strings accepted).
+
+    Only the values are checked here (the one seconds rule, ``seconds``), every wrong one named; which VM
+    a key names is ``power.per_vm_timeouts``, once the targets are read (safe_shutdown's plan).
+    """
     if value is None or value == '':
         return {}
     if not isinstance(value, dict):
@@ -140,11 +144,10 @@ def timeouts(name, value):
                          'not %s' % (name, name, _shown(value)))
     result, wrong = {}, []
     for key, seconds_value in value.items():
-        number = _number(seconds_value)
-        if number is None or number < 0:
+        try:
+            result[str(key)] = seconds(name, seconds_value)
+        except InputError:
             wrong.append('%s: %s' % (_shown(key), _shown(seconds_value)))
-        else:
-            result[str(key)] = number
     if wrong:
         raise InputError('%s values must be numbers of seconds, 0 or more; not %s' % (name, ', '.join(wrong)))
     return result
@@ -211,9 +214,9 @@ SAFE_SHUTDOWN = {
     'safe_shutdown_record_note': ('note', 'record_note'),
     'safe_shutdown_tiers': ('shutdown_tiers', 'tiers'),
 }
-UP_CHECKS = ('running', 'agent', 'port')
+UP_CHECKS = ('running', 'agent', 'port', 'url')
 ON_FAILURE = ('stop', 'continue')
-TIER_KEYS = ('name', 'targets', 'filters', 'up', 'port', 'delay', 'timeout', 'on_failure', 'max_concurrent')
+TIER_KEYS = ('name', 'targets', 'filters', 'up', 'port', 'url', 'status', 'delay', 'timeout', 'on_failure', 'max_concurrent')
 
 
 def choice(choices):
@@ -235,8 +238,35 @@ def port(name, value):
     return number
 
 
-def tiers(name, value):
-    """Return the tiers as given (each checked; its settings left None where the role's defaults apply)."""
+def health_url(name, value):
+    """Return a health URL template (http or https; {name}, {address} and {id} stand for the VM's), or '' for none."""
+    found = text(name, value).strip()
+    if found and not found.lower().startswith(('http://', 'https://')):
+        raise InputError('%s must be an http:// or https:// URL ({name}, {address} and {id} stand for the VM\'s); not %s'
+                         % (name, _shown(value)))
+    return found
+
+
+def statuses(name, value):
+    """Return HTTP statuses (100-599) from a number, a numeric string, a comma-separated string or a list of them."""
+    if isinstance(value, str) and ',' in value:
+        value = [item.strip() for item in value.split(',')]
+    items = value if isinstance(value, (list, tuple)) else [value]
+    found = [_number(item) for item in items]
+    if not found or not all(isinstance(number, int) and 100 <= number <= 599 for number in found):
+        raise InputError('%s must be an HTTP status (100 to 599) or a list of them; not %s' % (name, _shown(value)))
+    return found
+
+
+def tiers(name, value, checks=None):
+    """Return the tiers as given (each checked; its settings left None where the role's defaults apply).
+
+    ``checks``: {key: rule} of what a tier may hold (safe_startup's TIER_KEYS by default; rolling_restart's tiers hold
+    only a name and targets or filters).
+    """
+    checks = checks or {'targets': targets, 'filters': mapping, 'up': choice(UP_CHECKS), 'port': port, 'url': health_url,
+                        'status': statuses, 'delay': seconds, 'timeout': interval, 'on_failure': choice(ON_FAILURE),
+                        'max_concurrent': count, 'name': text}
     if value is None or value == '':
         return []
     if not isinstance(value, (list, tuple)):
@@ -248,13 +278,12 @@ def tiers(name, value):
         if not isinstance(tier, dict):
             problems.append('%s must be a dict with targets or filters; not %s' % (where, _shown(tier)))
             continue
-        unknown = sorted(set(tier) - set(TIER_KEYS))
+        unknown = sorted(set(tier) - set(checks))
         if unknown:
-            problems.append('%s has unknown key(s) %s (known: %s)' % (where, ', '.join(unknown), ', '.join(TIER_KEYS)))
+            known = [key for key in TIER_KEYS if key in checks] + sorted(set(checks) - set(TIER_KEYS))
+            problems.append('%s has unknown key(s) %s (known: %s)' % (where, ', '.join(unknown), ', '.join(known)))
             continue
-        checks = {'targets': targets, 'filters': mapping, 'up': choice(UP_CHECKS), 'port': port, 'delay': seconds,
-                  'timeout': interval, 'on_failure': choice(ON_FAILURE), 'max_concurrent': count, 'name': text}
-        entry = {key: None for key in TIER_KEYS}
+        entry = {key: None for key in TIER_KEYS if key in checks}
         for key, check in checks.items():
             if tier.get(key) is not None:
                 try:
@@ -288,12 +317,18 @@ def shutdown_tiers(name, value):
 
 
 RULES.update(shutdown_tiers=shutdown_tiers, tiers=tiers, port=port, up=choice(UP_CHECKS), on_failure=choice(ON_FAILURE),
-             preflight=choice(('warn', 'refuse', 'off')), optional_number=optional_number)
+             preflight=choice(('warn', 'refuse', 'off')), optional_number=optional_number, health_url=health_url, statuses=statuses)
 
 SAFE_STARTUP = {
     'safe_startup_tiers': ('tiers', 'tiers'),
     'safe_startup_up': ('up', 'up'),
     'safe_startup_port': ('port', 'port'),
+    'safe_startup_url': ('health_url', 'url'),
+    'safe_startup_url_status': ('statuses', 'status'),
+    'safe_startup_url_validate_certs': ('flag', 'url_validate_certs'),
+    'safe_startup_url_ca_path': ('text', 'url_ca_path'),
+    'safe_startup_url_client_cert': ('text', 'url_client_cert'),
+    'safe_startup_url_client_key': ('text', 'url_client_key'),
     'safe_startup_delay': ('seconds', 'delay'),
     'safe_startup_timeout': ('interval', 'timeout'),
     'safe_startup_on_failure': ('on_failure', 'on_failure'),
@@ -316,11 +351,14 @@ def _finish_safe_startup(result, problems):
                         'or filters), run the role on inventory hosts that carry both, or give safe_startup_record'
                         % (result.get('tier_var') or 'safe_startup_tier'))
     for tier in result.get('tiers', []):
-        for key in ('up', 'port', 'delay', 'timeout', 'on_failure', 'max_concurrent'):
+        for key in ('up', 'port', 'url', 'status', 'delay', 'timeout', 'on_failure', 'max_concurrent'):
             if tier[key] is None and key in result:
                 tier[key] = result[key]
         if tier['up'] == 'port' and tier['port'] is None:
             problems.append('%s: up is port, so it needs a port (in the tier, or safe_startup_port)' % tier['name'])
+        if tier['up'] == 'url' and not tier['url']:
+            problems.append('%s: up is url, so it needs a url (in the tier, or safe_startup_url; for example https://{address}/health)'
+                            % tier['name'])
     if 'preflight_ram_reserve' in result:
         result['preflight_ram_reserve'] = int(result['preflight_ram_reserve'])
 

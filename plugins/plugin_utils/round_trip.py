@@ -16,8 +16,8 @@ first and runs only what the record says is not done (docs/maintenance.md, "A re
 - ``stopped``: the maintenance, then the restore;
 - ``maintaining``: the maintenance again (it was interrupted; maintenance tasks are to be
   written to run twice safely, as Ansible tasks are), then the restore;
-- ``restoring``: the restore only (which finishes any stop still under way first, see
-  ``stop_remaining``);
+- ``restoring`` or ``waiting``: the restore only (which finishes any stop still under way
+  first, see ``stop_remaining``, and starts what no other open record covers any longer);
 - a record of the first format (no phase): every phase, as that format always did.
 """
 
@@ -46,7 +46,76 @@ _BY_PHASE = {
     'stopped': (('maintain', 'restore'), 'the record %s says the stop was done: the maintenance, then the restore'),
     'maintaining': (('maintain', 'restore'), 'the record %s says the maintenance was interrupted: it runs again, then the restore'),
     'restoring': (('restore',), 'the record %s was restoring: the restore only'),
+    'waiting': (('restore',), 'the record %s waits for other maintenances to end: the restore only (it starts what they no longer cover)'),
 }
+
+# The phases in which a record keeps its VMs off (module_utils.maintenance.HOLDING_PHASES: kept in step by a unit test).
+HOLDING = (None, 'opened', 'stopping', 'stopped', 'maintaining')
+WAITING = 'waiting'
+
+
+def _covered(record):
+    """Return the VMs an open record keeps off: its own, and its covers set (every VM it acts on, running before or not)."""
+    siblings = record.get('siblings') or {}
+    return set(record.get('ids') or []) | set((siblings.get('covers') or {}).get('ids') or [])
+
+
+def _holds(record):
+    return bool(record.get('open')) and (record.get('kind') == 'rolling_restart' or record.get('phase') in HOLDING)
+
+
+def _waiting(record):
+    return set(((record.get('siblings') or {}).get(WAITING) or {}).get('ids') or [])
+
+
+def restore_plan(records, name):
+    """Return what the restore of the record ``name`` may start, and what it parks, by the cross-record rule.
+
+    ``records``: every open record (vergeos_maintenance_record_info without a name). A VM that
+    another open record still keeps off (its own VMs or its covers set, while that record is
+    opened, stopping, stopped or maintaining, or any open rolling restart) is never started:
+    it is parked in this record's set ``waiting`` (``park``), with the records it waits for.
+    Parked VMs that nothing keeps off any longer go back to the record to start (``unpark``).
+    VMs that another record parked, waiting for this one (the last to cover them), start with
+    this restore (``adopt``: {record name: [VM ids]}): they join this record first (``adopt_ids``,
+    those it does not hold yet), then leave the other's set waiting, so a crash in between leaves
+    them in both, never in none; the record's start then starts them with its own. Closing a
+    record never moves a VM. Returns {park, park_data, unpark, adopt, adopt_ids, waiting_for, lines}.
+
+    A restore writes its phase (restoring), reads every record and parks, then reads them again
+    and unparks what is free: of two restores that overlap, the later one to read sees either
+    the other's parked VMs (and adopts them) or the other no longer keeping them off (and starts
+    them), so a parked VM always has a record left that starts it.
+    """
+    if not isinstance(records, list):
+        raise TypeError('records must be a list of maintenance records, not %r' % (records,))
+    mine = next((record for record in records if record.get('name') == name and record.get('open')), None) or {}
+    others = [record for record in records if record.get('name') != name and record.get('open')]
+    holders = [record for record in others if _holds(record)]
+
+    def blockers(vm_id):
+        return sorted(str(record.get('name')) for record in holders if vm_id in _covered(record))
+    own = sorted(set(mine.get('ids') or []))
+    park = {vm_id: blockers(vm_id) for vm_id in own if blockers(vm_id)}
+    unpark = sorted(vm_id for vm_id in _waiting(mine) if not blockers(vm_id))
+    adopt = {}
+    if mine:
+        covered_here = _covered(mine) | _waiting(mine)
+        for record in others:
+            # Whatever its phase: a restore that parked VMs may still be running (it reads again after parking, see below).
+            free = sorted(vm_id for vm_id in _waiting(record) if vm_id in covered_here and not blockers(vm_id))
+            if free:
+                adopt[str(record.get('name'))] = free
+    adopt_ids = sorted({vm_id for ids in adopt.values() for vm_id in ids} - set(own) - set(unpark))
+    still = sorted(set(park) | (_waiting(mine) - set(unpark)))
+    waiting_for = sorted({holder for vm_id in still for holder in blockers(vm_id)})
+    lines = ['VM %d stays off: the open record(s) %s still cover it (whichever closes last starts it)' % (vm_id, ', '.join(park[vm_id]))
+             for vm_id in sorted(park)]
+    lines += ['VM %d, parked before, starts: no other open record covers it now' % vm_id for vm_id in unpark]
+    lines += ['VM(s) %s of the record %s, which waited for this one, start too' % (', '.join(str(vm_id) for vm_id in ids), other)
+              for other, ids in sorted(adopt.items())]
+    return {'park': sorted(park), 'park_data': {str(vm_id): ', '.join(park[vm_id]) for vm_id in park}, 'unpark': unpark,
+            'adopt': adopt, 'adopt_ids': adopt_ids, 'waiting': still, 'waiting_for': waiting_for, 'lines': lines}
 
 
 def resume_plan(record, now, window=DEFAULT_WINDOW, new_run=False):
@@ -96,7 +165,14 @@ def status_line(record, now):
     age = (' for %s' % _duration(now - since)) if since is not None else ''
     owner = (', run by %s' % record['owner']) if record.get('owner') else ''
     names = ', '.join(str(vm.get('name')) for vm in record.get('vms') or []) or 'none that exists'
-    return '%s: %s%s%s; %d VM(s): %s' % (record.get('name'), phase, age, owner, len(record.get('ids') or []), names)
+    lease = record.get('lease') or {}
+    held = '; no lease held'
+    if lease.get('holder'):
+        held = '; lease held by %s, last heartbeat %s ago (life %d s)' % (
+            lease.get('owner') or lease.get('holder'), _duration(now - (lease.get('beat') or 0)), lease.get('life') or 0)
+    waiting = ((record.get('siblings') or {}).get('waiting') or {}).get('ids') or []
+    parked = ('; %d parked, waiting for other records' % len(waiting)) if waiting else ''
+    return '%s: %s%s%s; %d VM(s): %s%s%s' % (record.get('name'), phase, age, owner, len(record.get('ids') or []), names, parked, held)
 
 
 def _duration(seconds):

@@ -12,6 +12,8 @@ outcome, so unit tests can reach every branch.
 
 from __future__ import annotations
 
+from ansible_collections.vergeos.power.plugins.module_utils.power import per_vm_timeouts
+
 OUTCOMES = ('graceful', 'killed', 'marked_stopped', 'already_stopped', 'would_stop', 'failed')
 WAS_RUNNING = ('running', 'starting', 'migrating')
 
@@ -21,8 +23,7 @@ def _by_id(stage):
 
 
 def _deadline(vm, context):
-    timeouts = context.get('wait_timeouts') or {}
-    return timeouts.get(str(vm['id']), timeouts.get(vm['name'], context['timeout']))
+    return context['deadlines'].get(vm['id'], context['timeout'])
 
 
 def _snapshot_name(entry):
@@ -136,7 +137,10 @@ def shutdown_result(stages, context):
     ``kill_started``, ``now`` (unix times), ``snapshot_name``.
     """
     stages = {name: stages.get(name) or {} for name in ('info', 'graceful', 'kill', 'snapshot', 'final', 'record')}
-    vms = [vm_outcome(vm, stages, context) for vm in stages['info'].get('vms') or []]
+    targets = stages['info'].get('vms') or []
+    # Each VM's deadline by the collection's one rule (the role passes them by id already).
+    context = dict(context, deadlines=per_vm_timeouts(targets, context.get('wait_timeouts'), key='id', unknown='ignore'))
+    vms = [vm_outcome(vm, stages, context) for vm in targets]
     changed = any(bool(stages[name].get('changed')) for name in ('graceful', 'kill', 'snapshot'))
     result = {
         'check_mode': bool(context['check_mode']), 'changed': changed,

@@ -66,7 +66,7 @@ def startup_plan(tiers, found, record=None, max_targets=None, defaults=None):
                 continue
             seen.add(vm['id'])
             vms.append({'id': vm['id'], 'name': vm.get('name'), 'power_state': vm.get('power_state'), 'address': _address(vm)})
-        if tier.get('up') == 'port':
+        if tier.get('up') == 'port' or (tier.get('up') == 'url' and '{address}' in (tier.get('url') or '')):
             _check_addresses(index, tier, vms)
         plan.append(dict(tier, vms=vms, always=False))
     if recorded:
@@ -74,8 +74,8 @@ def startup_plan(tiers, found, record=None, max_targets=None, defaults=None):
         if rest:
             last = {'timeout': 300, 'max_concurrent': 20, 'up': 'running'}
             last.update({key: value for key, value in (defaults or {}).items() if key in ('timeout', 'max_concurrent', 'up')})
-            last.update(name=REST_OF_RECORD, targets=[vm['id'] for vm in rest], filters={}, port=None, delay=0, on_failure='continue',
-                        up='running' if last['up'] == 'port' else last['up'], always=True)
+            last.update(name=REST_OF_RECORD, targets=[vm['id'] for vm in rest], filters={}, port=None, url=None, status=None, delay=0,
+                        on_failure='continue', up='running' if last['up'] in ('port', 'url') else last['up'], always=True)
             plan.append(dict(last, vms=[{'id': vm['id'], 'name': vm.get('name'), 'power_state': vm.get('power_state'), 'address': None}
                                         for vm in rest]))
     return plan
@@ -85,23 +85,48 @@ def _check_addresses(index, tier, vms):
     """Refuse a port check on a VM that shows no IP address: the plan knows it before anything is sent."""
     blind = ['%s (id %s)' % (vm['name'], vm['id']) for vm in vms if vm['address'] is None]
     if blind:
-        raise PlanError('safe_startup: safe_startup_tiers tier %d (%s) has up = port (the tier\'s up, or safe_startup_up), but %s '
-                        'show(s) no IP address on a NIC to check port %s on: give that tier up running or agent, or the VM an address. '
-                        'Nothing was sent.' % (index + 1, tier['name'], ', '.join(blind), tier.get('port')))
+        raise PlanError('safe_startup: safe_startup_tiers tier %d (%s) has up = %s (the tier\'s up, or safe_startup_up), but %s '
+                        'show(s) no IP address on a NIC to check %s on: give that tier up running or agent, or the VM an address. '
+                        'Nothing was sent.' % (index + 1, tier['name'], tier.get('up'), ', '.join(blind),
+                                               'port %s' % tier.get('port') if tier.get('up') == 'port' else tier.get('url')))
+
+
+def vm_url(template, vm):
+    """Return one VM's health URL: {name}, {address} and {id} of the template replaced by the VM's."""
+    found = str(template)
+    for field, value in (('{name}', vm.get('name')), ('{address}', vm.get('address')), ('{id}', vm.get('id'))):
+        found = found.replace(field, '' if value is None else str(value))
+    return found
+
+
+def health_gates(vms, gate):
+    """Return the input of the health gates (files/health_gates.py of safe_startup) for ``vms``: every VM checked side by side.
+
+    ``gate``: {up (port or url), port, url (a template), status (the statuses that pass), timeout, interval, tls}; ``tls`` as
+    ansible.builtin.uri takes it (validate_certs, ca_path, client_cert, client_key). Shared by safe_startup and rolling_restart.
+    """
+    if gate.get('up') == 'port':
+        checks = [{'id': vm['id'], 'name': vm.get('name'), 'host': vm.get('address'), 'port': int(gate['port'])} for vm in vms]
+    elif gate.get('up') == 'url':
+        checks = [{'id': vm['id'], 'name': vm.get('name'), 'url': vm_url(gate['url'], vm), 'status': list(gate.get('status') or [200])}
+                  for vm in vms]
+    else:
+        raise ValueError('health gates are for up port or url, not %r' % gate.get('up'))
+    tls = gate.get('tls') or {}
+    return {'checks': checks, 'timeout': float(gate.get('timeout') or 300), 'interval': float(gate.get('interval') or 1),
+            'attempt_timeout': min(5.0, float(gate.get('timeout') or 300)),
+            'tls': {'validate_certs': tls.get('validate_certs', True) is not False, 'ca_path': tls.get('ca_path') or '',
+                    'client_cert': tls.get('client_cert') or '', 'client_key': tls.get('client_key') or ''}}
 
 
 def tier_outcome(tier, power, ports, started, up_at):
     """Return one tier's result: its VMs, each ``started``, ``already_running`` or ``failed`` (why), and the tier's verdict.
 
-    ``power``: the tier's vergeos_vm_power result; ``ports``: the port check's loop result
-    (``results`` per VM, by the VM id in ``item``) or None; ``started``/``up_at``: unix times.
+    ``power``: the tier's vergeos_vm_power result; ``ports``: the health gates' answer (files/health_gates.py: ``checks``,
+    one per VM, by its ``id``) for up port or url, or None; ``started``/``up_at``: unix times.
     """
     by_id = {vm.get('id'): vm for vm in (power or {}).get('vms') or []}
-    port_by_id = {}
-    for item in (ports or {}).get('results') or []:
-        vm = item.get('item') or {}
-        if not item.get('skipped'):
-            port_by_id[vm.get('id')] = item
+    port_by_id = {int(check['id']): check for check in (ports or {}).get('checks') or []}
     vms = []
     for vm in tier['vms']:
         entry = by_id.get(vm['id'])
@@ -112,10 +137,14 @@ def tier_outcome(tier, power, ports, started, up_at):
             outcome, msg = 'failed', entry.get('msg')
         elif tier['up'] == 'port' and vm['address'] is None:
             outcome, msg = 'failed', 'running, but it shows no IP address to check port %s on' % tier['port']
-        elif tier['up'] == 'port' and (check is None or check.get('failed')):
+        elif tier['up'] == 'port' and (check is None or not check.get('ok')):
             outcome = 'failed'
             msg = 'running, but port %s on %s did not answer by the deadline%s' % (
                 tier['port'], vm['address'], (': ' + str(check.get('msg'))) if check and check.get('msg') else '')
+        elif tier['up'] == 'url' and (check is None or not check.get('ok')):
+            outcome = 'failed'
+            msg = 'running, but its health URL did not answer as expected by the deadline: %s' % (
+                (check or {}).get('msg') or 'the check did not run')
         else:
             outcome = 'already_running' if not entry.get('actions') else 'started'
             msg = entry.get('msg')
@@ -167,7 +196,8 @@ def startup_result(plan, tiers, preflight, check_mode, record=None, warnings=Non
             why = (done or {}).get('why') or 'the rollout never reached it'
             skipped_tiers.append({'name': tier['name'], 'why': why})
         lines.append('%d. %s (%d VM(s), up = %s%s%s): %s' % (
-            index + 1, tier['name'], len(tier['vms']), tier['up'], (' %s' % tier['port']) if tier['up'] == 'port' else '',
+            index + 1, tier['name'], len(tier['vms']), tier['up'],
+            (' %s' % tier['port']) if tier['up'] == 'port' else ((' %s' % tier.get('url')) if tier['up'] == 'url' else ''),
             (', then %gs' % tier['delay']) if tier.get('delay') else '', state))
         for vm in (done or {}).get('vms') or []:
             if vm['outcome'] in ('failed', 'skipped'):

@@ -16,7 +16,7 @@ import cache
 import query
 from logins import LOCKED, LOGIN_REQUIRED
 from wire import ApiError, Response, error_response, missing, reshaped
-from world import TABLES, as_key
+from tables import TABLES, as_key
 
 # Routes that change something: (table, with a key in the path) -> method.
 WRITES = {
@@ -50,12 +50,12 @@ def _basic_principal(world, credentials, now):
     name, separator, password = decoded.partition(":")
     if not separator:
         raise ApiError(401, LOGIN_REQUIRED)
-    return world.check_password(name, password, now)
+    return world.auth.check_password(name, password, now)
 
 
 def _unlocked(world, principal, now):
     """Return the principal of a token or API key unless its user is locked out (then ApiError 401)."""
-    if world.logins.locked(principal.name, now):
+    if world.auth.logins.locked(principal.name, now):
         raise ApiError(401, LOCKED)
     return principal
 
@@ -78,7 +78,7 @@ def authenticate(world, headers, now=0.0):
     """Return who sent the request (session token as a header or a cookie, Basic or Bearer), or raise ApiError(401)."""
     token = headers.get("x-yottabyte-token") or _cookie_token(headers)
     if token:
-        principal = world.token_principal(token.strip())
+        principal = world.auth.token_principal(token.strip())
         if principal is None:
             raise ApiError(401, LOGIN_REQUIRED)
         return _unlocked(world, principal, now)
@@ -86,7 +86,7 @@ def authenticate(world, headers, now=0.0):
     if scheme.lower() == "basic":
         return _basic_principal(world, credentials.strip(), now)
     if scheme.lower() == "bearer":
-        entry = world.api_keys.get(credentials.strip())
+        entry = world.auth.api_keys.get(credentials.strip())
         if entry is None:
             raise ApiError(401, LOGIN_REQUIRED)
         return _unlocked(world, entry, now)
@@ -116,19 +116,19 @@ def login(world, request, check=None, now=0.0):
     """Return (principal, response) for POST /api/sys/tokens; the admission check sees the user before a token exists."""
     body = request.json()
     name, password = str(body.get("login", "")), str(body.get("password", ""))
-    principal = world.check_password(name, password, now)
+    principal = world.auth.check_password(name, password, now)
     admit(check, principal)
-    token = world.login(name, password)
-    return world.token_principal(token), Response(201, receipt("sys", "tokens", token, len(world.tokens)))
+    token = world.auth.login(name, password)
+    return world.auth.token_principal(token), Response(201, receipt("sys", "tokens", token, len(world.auth.tokens)))
 
 
 def logout(world, principal, token):
-    owner = world.tokens.get(token)
+    owner = world.auth.tokens.get(token)
     if owner is None:
         raise ApiError(404, "Resource '/sys/tokens/%s' not found during delete" % token)
     if owner != principal.name and principal.role != "admin":
         raise ApiError(403, "Permission denied")
-    del world.tokens[token]
+    del world.auth.tokens[token]
     return Response(200)
 
 
@@ -139,10 +139,10 @@ def _check_filter(world, table, condition):
     """Raise QueryError for what this system's switches refuse in a filter (nothing at the defaults)."""
     if condition is None:
         return
-    if table == "tag_members" and world.member_bw == "reject":
+    if table == "tag_members" and world.store.member_bw == "reject":
         if any(item.path == ("member",) and item.operator not in query.EQUALITY_OPERATORS for item in query.comparisons(condition)):
             raise query.QueryError("only eq and ne work on member")
-    if world.old_filter_grammar:
+    if world.store.old_filter_grammar:
         if any(item.operator in query.UNSPECIFIED_OPERATORS for item in query.comparisons(condition)):
             raise query.QueryError("operator unknown before VergeOS 26.0")
 
@@ -151,14 +151,14 @@ def read_rows(world, table, request):
     params = query.parse_query(request.query)
     _check_filter(world, table, params.condition)
     base_order = None
-    if world.sort_key != "work" and query.sorts_on_key(params):
-        if world.sort_key == "reject":
+    if world.store.sort_key != "work" and query.sorts_on_key(params):
+        if world.store.sort_key == "reject":
             raise query.QueryError("sort on $key is refused")
         # Ignored: the `$key` sort keys are dropped and the rows come in a random order (other sort keys still apply).
         params = query.without_key_sort(params)
-        base_order = world.shuffled(table)
+        base_order = world.store.shuffled(table)
     traversal = world.switches["traversed_filters"] == "work"
-    return query.select(world.candidate_rows(table, params.condition), params, world.view(table), traversal, base_order)
+    return query.select(world.store.candidate_rows(table, params.condition), params, world.store.view(table), traversal, base_order)
 
 
 def read_row(world, table, key_text, request):
@@ -169,13 +169,13 @@ def read_row(world, table, key_text, request):
     if fields is not None:
         entries = query.parse_fields(fields)
     else:
-        entries = ("summary",) if world.short_default_fields else ("most",)
-    return query.project(row, query.expand_fields(entries, world.view(table)))
+        entries = ("summary",) if world.store.short_default_fields else ("most",)
+    return query.project(row, query.expand_fields(entries, world.store.view(table)))
 
 
 def _shuffled_read(world, key_text, request):
     """Return whether a read's answer is a fresh random order (an ignored `$key` sort): never cached."""
-    return world.sort_key == "ignore" and key_text is None and "$key" in request.query.get("sort", "")
+    return world.store.sort_key == "ignore" and key_text is None and "$key" in request.query.get("sort", "")
 
 
 def _read(world, table, key_text, request):
@@ -210,20 +210,20 @@ def _write_tags(world, table, key_text, request, now):
     """POST, PUT and DELETE of tag_categories, tags and tag_members (what the maintenance record uses)."""
     body = request.json() if request.method != "DELETE" else {}
     if key_text is None:
-        create = {"tag_categories": world.create_tag_category, "tags": world.create_tag,
-                  "tag_members": lambda fields, _now: world.create_tag_member(fields)}[table]
+        create = {"tag_categories": world.tags.create_category, "tags": world.tags.create_tag,
+                  "tag_members": lambda fields, _now: world.tags.create_member(fields)}[table]
         key = create(body, now)
-        return Response(201, receipt("v4", table, world.served_key(table, key), key))
+        return Response(201, receipt("v4", table, world.store.served_key(table, key), key))
     key = as_key(key_text)
     if key is None or key not in world.tables[table]:
         raise missing(table, key_text, request.method)
     if request.method == "PUT":
-        update = world.update_tag_category if table == "tag_categories" else world.update_tag
+        update = world.tags.update_category if table == "tag_categories" else world.tags.update_tag
         update(key, body, now)
     elif table == "tags":
-        world.delete_tag(key)
+        world.tags.delete_tag(key)
     else:
-        world.delete_tag_member(key)
+        world.tags.delete_member(key)
     return Response(200)
 
 
@@ -232,21 +232,21 @@ def _write(world, table, key_text, request, now):
         return _write_tags(world, table, key_text, request, now)
     body = request.json()
     if table == "vm_actions":
-        world.vm_action(body, now)
+        world.fleet.vm_action(body, now)
         return Response(201)
     if table == "machine_status":
         key = as_key(key_text)
         if key is None:
             raise missing(table, key_text, request.method)
-        world.write_status(key, body, now)
+        world.fleet.write_status(key, body, now)
         return Response(200)
     if key_text is None:
-        key = world.create_snapshot(body, now)
-        return Response(201, receipt("v4", table, world.served_key(table, key), key))
+        key = world.snapshots.create(body, now)
+        return Response(201, receipt("v4", table, world.store.served_key(table, key), key))
     key = as_key(key_text)
     if key is None:
         raise missing(table, key_text, request.method)
-    world.delete_snapshot(key)  # 404 when there is no such snapshot, readable or not yet
+    world.snapshots.delete(key)  # 404 when there is no such snapshot, readable or not yet
     return Response(200)
 
 

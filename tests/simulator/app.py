@@ -18,6 +18,7 @@ import api
 import control
 import scenario as scenarios
 from faults import FaultSet
+from ports import HealthLog
 from ratelimit import RateLimit
 from world import World
 
@@ -97,6 +98,7 @@ class Simulator:
         self.default_speed = default_speed
         self.start_rate_limit = rate_limit  # the command line's; a scenario's own `rate_limit` wins
         self.log = RequestLog()
+        self.health_log = HealthLog()  # every world's port answers (ports.py), beside the request log
         self.faults = FaultSet()
         self.rate_limit = RateLimit()
         self.world = None
@@ -111,6 +113,7 @@ class Simulator:
         world's are bound (a scenario reloaded keeps its fixed ports).
         """
         world = World(definition, self.default_speed, time.time())
+        world.ports.log = self.health_log
         old = self.world
         if old is not None:
             old.ports.close()

@@ -1,13 +1,15 @@
-"""The test-support surface under /_sim: scenario, reset, request log, health, faults, failed logins, capacity, ports.
+"""The test-support surface under /_sim: scenario, reset, request log, health, faults, failed logins, capacity, ports,
+the guests' health answers and their log.
 
 No credentials, not logged, never faulted, never rate-limited. Frozen in README.md.
 """
 
 import time
 
+import power
 import scenario as scenarios
 from wire import ApiError, Response, error_response
-from world import as_key
+from tables import as_key
 
 FAULTS_PATH = "/_sim/faults"
 LOGINS_PATH = "/_sim/logins"
@@ -16,7 +18,7 @@ HOLDS_PATH = "/_sim/capacity/holds"
 
 def _summary(sim):
     world = sim.world
-    return {"status": "ok", "speed": world.power.speed, "tables": world.counts(), "rate_limit": sim.rate_limit.setting}
+    return {"status": "ok", "speed": world.power.speed, "tables": world.store.counts(), "rate_limit": sim.rate_limit.setting}
 
 
 def _load(sim, request):
@@ -59,22 +61,22 @@ def _remove_fault(sim, fault_text):
 def _logins(sim, _request):
     world = sim.world
     with world.lock:
-        return Response(200, world.logins.listing(max(world.clock, time.time())))
+        return Response(200, world.auth.logins.listing(max(world.clock, time.time())))
 
 
 def _reset_logins(sim, _request):
     world = sim.world
     with world.lock:
-        return Response(200, {"cleared": world.logins.reset()})
+        return Response(200, {"cleared": world.auth.logins.reset()})
 
 
 def _reset_login(sim, name):
     """DELETE /_sim/logins/<user>: unlock one user and forget its counts."""
     world = sim.world
     with world.lock:
-        if not world.logins.reset(name):
+        if not world.auth.logins.reset(name):
             raise ApiError(404, "no failed login of %s is recorded" % name)
-        return Response(200, world.logins.listing(max(world.clock, time.time())))
+        return Response(200, world.auth.logins.listing(max(world.clock, time.time())))
 
 
 def _capacity(sim, _request):
@@ -137,6 +139,71 @@ def _ports(sim, _request):
     return Response(200, {"ports": world.ports.listing()})
 
 
+HEALTH_FIELDS = ("vm", "health_status", "unhealthy_status", "after_restart", "condition")
+
+
+def _health_settings(machine):
+    guest = machine.guest
+    return {"vm": machine.vm["name"], "vm_key": machine.vm["$key"], "health_status": guest.health_status,
+            "unhealthy_status": guest.unhealthy_status, "after_restart": guest.after_restart, "condition": machine.condition,
+            "restarts": machine.restarts}
+
+
+def _health_machine(world, ref):
+    """Return the machine of a VM named by its name or $key (not a snapshot), or raise 404 (400 for an ambiguous name)."""
+    key = as_key(ref)
+    vms = [vm for vm in world.tables["vms"].values() if not vm["is_snapshot"]
+           and (vm["$key"] == key if key is not None else vm["name"] == ref)]
+    if not vms:
+        raise ApiError(404, "vm %s does not exist" % ref)
+    if len(vms) > 1:
+        raise ApiError(400, "Invalid health: %d VMs are named %s: give the $key" % (len(vms), ref))
+    return world.machines[vms[0]["machine"]]
+
+
+def _status_field(body, field, nullable):
+    value = body[field]
+    if value is None and nullable:
+        return 200
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ApiError(400, "Invalid health: %s must be an HTTP status (100-599)%s" % (field, " or null" if nullable else ""))
+    return value
+
+
+def _set_health(sim, request):
+    """POST /_sim/health: change a VM's health answers at runtime; answer its health settings."""
+    body = request.json()
+    unknown = sorted(set(body) - set(HEALTH_FIELDS))
+    if unknown:
+        raise ApiError(400, "Invalid health: unknown field %s" % unknown[0])
+    if "vm" not in body:
+        raise ApiError(400, "Invalid health: vm is required (a name or a $key)")
+    for field, allowed in (("after_restart", power.CONDITIONS), ("condition", power.CONDITIONS)):
+        if field in body and body[field] not in allowed:
+            raise ApiError(400, "Invalid health: %s must be one of %s" % (field, ", ".join(allowed)))
+    world = sim.world
+    with world.lock:
+        now = world.tick(time.time())
+        world.advance(now)
+        machine = _health_machine(world, body["vm"])
+        guest = machine.guest
+        changes = {field: _status_field(body, field, field == "health_status")
+                   for field in ("health_status", "unhealthy_status") if field in body}
+        guest.health_status = changes.get("health_status", guest.health_status)
+        guest.unhealthy_status = changes.get("unhealthy_status", guest.unhealthy_status)
+        guest.after_restart = body.get("after_restart", guest.after_restart)
+        if "condition" in body:
+            power.set_condition(machine, body["condition"], now)
+        world.touch()
+        settings = _health_settings(machine)
+    world.ports.settle()
+    return Response(200, settings)
+
+
+def _health_log(sim, _request):
+    return Response(200, sim.health_log.entries())
+
+
 ROUTES = {
     ("GET", "/_sim/health"): lambda sim, request: Response(200, _summary(sim)),
     ("GET", "/_sim/scenario"): lambda sim, request: Response(200, sim.world.definition),
@@ -154,6 +221,9 @@ ROUTES = {
     ("POST", HOLDS_PATH): _add_holds,
     ("DELETE", HOLDS_PATH): _clear_holds,
     ("GET", "/_sim/ports"): _ports,
+    ("POST", "/_sim/health"): _set_health,
+    ("GET", "/_sim/health-log"): _health_log,
+    ("DELETE", "/_sim/health-log"): lambda sim, request: Response(200, {"cleared": sim.health_log.clear()}),
 }
 
 

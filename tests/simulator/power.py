@@ -33,6 +33,9 @@ OFF_STATUSES = ("stopped", "hibernated")
 AGENT_VERSION = "qemu-guest-agent 8.2.2"
 AGENT_FEATURES = ["guest-info", "guest-shutdown", "guest-fsfreeze"]
 OS_NAMES = {"linux": "Linux", "windows": "Microsoft Windows", "freebsd": "FreeBSD"}
+# A guest's health (README.md, "Health answers"): healthy, unhealthy (HTTP answers unhealthy_status), down (never
+# up again: no agent, no port) or hang (HTTP never answers). A restart sets it to the guest's `after_restart`.
+CONDITIONS = ("healthy", "unhealthy", "down", "hang")
 
 CONFLICT = (409, "cannot {action} the VM while it is {status}")
 NOT_RUNNING = (422, "cannot {action} the VM: it is not running")
@@ -101,6 +104,9 @@ class Guest:
     graceful_reboot: str = "updates_started"  # or "invisible": nothing in machine_status shows it
     agent_delay: float = 0.0  # between the status `running` (boot or reboot done) and the guest being up (agent answering)
     os: str = "installed"  # or "none": no OS boots, so no agent, no port, and ACPI and graceful resets go unanswered
+    health_status: int = 200  # what the port's HTTP health answer says while the guest is healthy
+    after_restart: str = "healthy"  # or "unhealthy", "down", "hang": what a restart leaves the guest as (CONDITIONS)
+    unhealthy_status: int = 503  # the HTTP health answer of an unhealthy guest
 
     @property
     def deaf(self):
@@ -131,6 +137,9 @@ class Machine:
     waiting: object = None  # the queue ticket of a poweron waiting for resources, else None
     ready: bool = False  # the guest is up: booted and past its agent delay (its agent answers, its port listens)
     status_rows: str = "recorded"  # switch status_rows: what a stopped row keeps ("recorded") or zeroes ("cleared")
+    condition: str = "healthy"  # the guest's health (CONDITIONS); a restart sets it to guest.after_restart
+    has_run: bool = False  # started since the world was loaded (or running at load): a later start is a restart
+    restarts: int = 0  # restarts the API performed since the world was loaded
 
 
 def phase(machine):
@@ -197,6 +206,7 @@ def set_started(machine, node, status, now):
     row.update(running=True, powerstate=True, status=status, status_info="", state="online", node=node,
                started=int(now), running_cores=machine.vm["cpu_cores"], running_ram=machine.vm["ram"],
                last_update=int(now))
+    machine.has_run = True
     _clear_agent(machine)
     _set_nics(machine, True, now)
 
@@ -216,11 +226,36 @@ def set_guest_up(machine, now):
     """Make the columns say the guest OS is up (the agent answers when the guest has one)."""
     row = machine.row
     row.update(status="running", last_update=int(now))
-    if machine.guest.os == "none":
-        return  # nothing boots: the machine runs, no guest is ever up
+    if machine.guest.os == "none" or machine.condition == "down":
+        return  # nothing boots (or the guest never came back from a restart): the machine runs, no guest is up
     machine.ready = True
     if machine.guest.agent:
         row.update(agent_version=AGENT_VERSION, agent_features=list(AGENT_FEATURES), agent_guest_info=guest_info(machine))
+
+
+def restarted(machine):
+    """The API restarted the machine (a power cycle, a reset, a guest reboot): its guest comes back as after_restart says."""
+    machine.restarts += 1
+    machine.condition = machine.guest.after_restart
+
+
+def set_condition(machine, condition, now):
+    """Put the guest in a health condition now (POST /_sim/health): `down` takes it down, leaving `down` may bring it up."""
+    was_down = machine.condition == "down"
+    machine.condition = condition
+    if condition == "down":
+        _clear_agent(machine)
+    elif was_down and machine.pending is None and machine.row["running"] and machine.row["status"] == "running":
+        set_guest_up(machine, now)
+
+
+def health_answer(machine):
+    """Return what the port's HTTP health check gets now: a status code, or None for no answer at all (hang)."""
+    if machine.condition == "hang":
+        return None
+    if machine.condition == "unhealthy":
+        return machine.guest.unhealthy_status
+    return machine.guest.health_status
 
 
 def set_waiting(machine, now):
@@ -380,6 +415,8 @@ class PowerModel:
     def _start(self, machine, node, now):
         if node is None:
             raise ApiError(507, INSUFFICIENT_RESOURCES)
+        if machine.has_run:
+            restarted(machine)  # off, then on again: a power cycle
         set_started(machine, node, "starting", now)
         self._schedule(machine, "failed" if machine.guest.start == "error" else "booted", machine.guest.boot, now)
 
@@ -414,10 +451,13 @@ class PowerModel:
             self._schedule(machine, "halted", seconds, now)
 
     def _reset(self, machine, graceful, now):
-        if graceful and machine.guest.graceful_reboot == "invisible":
-            return  # the guest reboots; nothing the platform exposes shows it
         if graceful and machine.guest.os == "none":
             return  # no OS to ask: accepted, and it never happens
+        restarted(machine)
+        if graceful and machine.guest.graceful_reboot == "invisible":
+            if machine.condition == "down":
+                _clear_agent(machine)  # it rebooted unseen and never came back
+            return  # the guest reboots; nothing the platform exposes shows it
         _clear_agent(machine)
         machine.row["last_update"] = int(now)
         if graceful:

@@ -217,9 +217,11 @@ def test_a_survey_job_runs_the_maintenance_round_trip(site):
     assert actions(site) == [("poweroff", "db01"), ("poweroff", "web01"), ("poweron", "db01"), ("poweron", "web01")]
     # The maintenance record, opened on the system before the stop, names the AWX job; it is closed again.
     opened = [entry["body"] for entry in site.requests() if entry["method"] == "POST" and entry["path"] == "/api/v4/tags"]
-    # Its closing mark (docs/maintenance.md) is written when it is closed.
-    assert [body["name"] for body in opened] == ["awx-window", "awx-window+closed"]
-    assert json.loads(opened[0]["description"])["note"] == "AWX job 4712"
+    # The record's lease is taken first, then the record and its set covers; its closing mark (docs/maintenance.md) is written
+    # when it is closed.
+    assert [body["name"] for body in opened] == ["awx-window+lease", "awx-window", "awx-window+covers", "awx-window+closed"]
+    assert json.loads(opened[0]["description"])["owner"] == "AWX job 4712"
+    assert json.loads(opened[1]["description"])["note"] == "AWX job 4712"
     assert users(site) == {"ops"}
     assert "awx-window" not in [tag["name"] for tag in site.api("GET", "/api/v4/tags", params={"fields": "name"}).json()]
     assert_no_secret_but_the_runner_record(result, PASSWORD)

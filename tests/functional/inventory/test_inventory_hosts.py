@@ -122,14 +122,18 @@ def scenario_copy():
 
 
 # ---------------------------------------------------------------- request budget and paging
+# Requests, pages and filters are the plugin's own Python whatever ansible-core loads it: marked
+# engine, so tools/compat.py leaves them out and this suite proves them once.
 
 
+@pytest.mark.engine
 def test_request_budget_one_page_plus_tags(scenario, run_inventory):
     result = run_inventory(sim_source(scenario))
     assert result.rc == 0, result.stderr
     assert api_requests(scenario) == [VM_LIST, TAGS]
 
 
+@pytest.mark.engine
 def test_request_budget_without_tags(scenario, run_inventory):
     result = run_inventory(sim_source(scenario, want_tags=False))
     assert result.rc == 0, result.stderr
@@ -138,6 +142,7 @@ def test_request_budget_without_tags(scenario, run_inventory):
     assert not [group for group in result.groups() if group.startswith("vergeos_tag_")]
 
 
+@pytest.mark.engine
 def test_request_budget_with_nic_addresses(scenario, run_inventory):
     result = run_inventory(sim_source(scenario, ansible_host=["nic"]))
     assert result.rc == 0, result.stderr
@@ -149,6 +154,7 @@ def test_request_budget_with_nic_addresses(scenario, run_inventory):
     assert "ansible_host" not in result.hostvars["db01"]
 
 
+@pytest.mark.engine
 def test_ansible_host_from_the_guest_agent_costs_no_request(scenario, run_inventory):
     result = run_inventory(sim_source(scenario, ansible_host=["agent"]))
     assert result.rc == 0, result.stderr
@@ -159,6 +165,7 @@ def test_ansible_host_from_the_guest_agent_costs_no_request(scenario, run_invent
     assert "vergeos_addresses" not in result.hostvars["web01"]
 
 
+@pytest.mark.engine
 def test_paging_with_a_small_page_size(scenario, run_inventory):
     result = run_inventory(sim_source(scenario, page_size=2, want_tags=False))
     assert result.rc == 0, result.stderr
@@ -169,6 +176,7 @@ def test_paging_with_a_small_page_size(scenario, run_inventory):
     assert all("is_snapshot eq false" in entry["query"]["filter"] for entry in scenario.requests())
 
 
+@pytest.mark.engine
 def test_bulk_world_pages(world, run_inventory):
     """The default world of 10 VMs (and 3 snapshot rows): 4 pages of 3, plus the tags."""
     result = run_inventory(sim_source(world, page_size=3))
@@ -177,9 +185,10 @@ def test_bulk_world_pages(world, run_inventory):
     assert api_requests(world) == [VM_LIST] * 4 + [TAGS]
 
 
-# ---------------------------------------------------------------- filters
+# ---------------------------------------------------------------- filters (engine, as above)
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("filters, expected", [
     ({"name_regex": "^web[0-9]+$"}, {"web01", "web02"}),
     ({"tags": ["production"]}, {"web01", "db01"}),
@@ -197,6 +206,7 @@ def test_filters(scenario, run_inventory, filters, expected):
     assert set(result.hostvars) == expected
 
 
+@pytest.mark.engine
 def test_name_regex_is_matched_by_the_server_and_tags_cost_one_request(scenario, run_inventory):
     result = run_inventory(sim_source(scenario, want_tags=False, filters={"name_regex": "^db", "tags": ["production"]}))
     assert result.rc == 0, result.stderr

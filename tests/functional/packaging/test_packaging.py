@@ -27,7 +27,7 @@ import yaml
 
 from run_ansible import BIN, ROOT, run, sim_env
 
-# One build per run: with `pytest -n N --dist loadgroup` every test of this module goes to the same worker.
+# One build per run: with `pytest -n N --dist loadfile` (make functional) every test of this module goes to the same worker.
 pytestmark = pytest.mark.xdist_group("packaging")
 
 EE_FILE = os.path.join(ROOT, "docs", "ee", "execution-environment.yml")

@@ -1,19 +1,29 @@
-"""The read-only probe: playbooks/probe.yml run by ansible-playbook against the simulator under each switch value it covers.
+"""The read-only probe against the simulator under each switch value it covers.
 
-Each case loads a world with one switch set (the defaults case sets all six to their defaults, which is
-also each default value on its own), runs the playbook once, and checks every behaviour it reports
-(the switched one changed, the five others at their default: a switch is told apart from the others),
-the JSON file it writes, the table it prints, and, from the simulator's request log, that it sent GET
-requests under /api/v4 only. Then the bundled adverse scenario `switches`; check mode with a check that
-fails and a filter a proxy drops (each reported, the task still succeeds); and a refused login.
+The playbook (playbooks/probe.yml, run by ansible-playbook) is judged whole where it matters: the
+defaults (all six switches at their defaults, which is also each default value on its own), the
+bundled adverse scenario `switches`, check mode with a check that fails and a filter a proxy drops
+(each reported, the task still succeeds), and a refused login. Each run's JSON file, the table it
+prints and, from the simulator's request log, that it sent GET requests under /api/v4 only.
+
+Each other world (one switch value on its own, the maintenance category taggable or not, nodes the
+user may not read, nothing to look at) is judged on what the module computes: the probe the module
+runs (module_utils/probe.py `probe`), called in this process with the collection's client over
+HTTPS, checked on every behaviour it reports (the switched one changed, the others at their default:
+a switch is told apart from the others), its table, and reads only in the request log. One
+ansible-playbook start per world would prove the playbook again, not the probe.
 """
 
 import json
 import os
 import sys
 
+# collection_finder goes before the imports from ansible_collections.
+import collection_finder  # noqa: F401  pylint: disable=unused-import
 import pytest
 
+from ansible_collections.vergeos.power.plugins.module_utils.client import VergeOSClient
+from ansible_collections.vergeos.power.plugins.module_utils.probe import probe as probe_in_process
 from run_ansible import ROOT, run, sim_env
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "probe.yml")
@@ -81,6 +91,31 @@ def assert_shown(result, report):
         assert json.dumps(line) in result.stdout, line
 
 
+def probe_directly(sim, world, *faults):
+    """Load world (and faults), run the module's probe in this process; return (its result, request log)."""
+    sim.load(world)
+    try:
+        if faults:
+            sim.add_faults(*faults)
+        sim.clear_requests()
+        with VergeOSClient(sim.host, username="admin", password="admin", ca_path=sim.ca) as client:
+            report = probe_in_process(client)
+        log = sim.requests()
+    finally:
+        sim.reset()
+        sim.clear_faults()
+    assert report["failed"] is False and report["changed"] is False
+    return report, log
+
+
+def assert_table(report):
+    """The table names the system, then one line per behaviour with its value, in the order of the behaviours."""
+    table = report["table"]
+    assert len(table) == 2 + len(REPORTED_DEFAULTS) and table[0].startswith("VergeOS %s " % report["system"]["yb_version"])
+    for line, (name, found) in zip(table[2:], report["behaviours"].items(), strict=True):
+        assert line.split()[:2] == [name, found["value"]], (line, name, found)
+
+
 def test_defaults_each_reported_as_such(sim, tmp_path):
     sim.load(dict(WORLD, switches=SWITCH_DEFAULTS))
     result, log, report = probe(sim, tmp_path, output=False)  # the default file name, in the directory the playbook runs in
@@ -98,14 +133,12 @@ def test_defaults_each_reported_as_such(sim, tmp_path):
 
 
 @pytest.mark.parametrize("case", SWITCH_CASES, ids=["%s-%s" % case[:2] for case in SWITCH_CASES])
-def test_each_switch_value_on_its_own(sim, tmp_path, case):
+def test_each_switch_value_on_its_own(sim, case):
     switch, value, reported, detail = case
-    sim.load(dict(WORLD, switches={switch: value}))
-    result, log, report = probe(sim, tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    report, log = probe_directly(sim, dict(WORLD, switches={switch: value}))
     assert values(report) == dict(REPORTED_DEFAULTS, **{switch: reported})
     assert detail in report["behaviours"][switch]["detail"], report["behaviours"][switch]
-    assert_shown(result, report)
+    assert_table(report)
     assert_reads_only(log)
 
 
@@ -154,34 +187,28 @@ def test_a_refused_login_fails_after_one_request_and_writes_nothing(sim, tmp_pat
 
 
 @pytest.mark.parametrize("taggable", [True, False])
-def test_the_maintenance_category_is_reported_taggable_or_not(sim, tmp_path, taggable):
+def test_the_maintenance_category_is_reported_taggable_or_not(sim, taggable):
     categories = WORLD["tag_categories"] + [{"name": MAINTENANCE_CATEGORY, "taggable_vms": taggable}]
-    sim.load(dict(WORLD, tag_categories=categories))
-    result, log, report = probe(sim, tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    report, log = probe_directly(sim, dict(WORLD, tag_categories=categories))
+    assert_table(report)
     expected = "taggable" if taggable else "not_taggable"
     assert values(report) == dict(REPORTED_DEFAULTS, maintenance_category=expected)
     assert ("taggable_vms %s" % ("true" if taggable else "false")) in report["behaviours"]["maintenance_category"]["detail"]
     assert_reads_only(log)
 
 
-def test_a_user_who_may_not_read_the_nodes_is_told_the_preflight_will_be_skipped(sim, tmp_path):
-    sim.load(WORLD)
-    sim.add_faults({"method": "GET", "path": "/api/v4/nodes", "kind": "error", "status": 403, "message": "Permission denied"})
-    try:
-        result, log, report = probe(sim, tmp_path)
-    finally:
-        sim.clear_faults()
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+def test_a_user_who_may_not_read_the_nodes_is_told_the_preflight_will_be_skipped(sim):
+    report, log = probe_directly(sim, WORLD, {"method": "GET", "path": "/api/v4/nodes", "kind": "error", "status": 403,
+                                              "message": "Permission denied"})
+    assert_table(report)
     assert values(report) == dict(REPORTED_DEFAULTS, preflight_reads="refused")
     assert "HTTP 403: Permission denied" in report["behaviours"]["preflight_reads"]["detail"]
     assert_reads_only(log)
 
 
-def test_nothing_to_look_at_is_unknown_never_works(sim, tmp_path):
+def test_nothing_to_look_at_is_unknown_never_works(sim):
     """No VM carries a tag and none is running: the filters and the status keys cannot be judged."""
-    sim.load(dict(WORLD, vms=[dict(vm, power="stopped", tags=[]) for vm in VMS]))
-    result, log, report = probe(sim, tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    report, log = probe_directly(sim, dict(WORLD, vms=[dict(vm, power="stopped", tags=[]) for vm in VMS]))
+    assert_table(report)
     assert values(report) == dict(REPORTED_DEFAULTS, member_bw="unknown", traversed_filters="unknown", status_key="unknown")
     assert_reads_only(log)

@@ -118,8 +118,9 @@ def test_a_record_category_that_cannot_tag_vms_is_repaired_before_the_first_stop
     assert len(repairs) == 1 and log[repairs[0]]["body"] == {"taggable_vms": True} and log[repairs[0]]["status"] == 200
     stops = _stops(sim)
     assert stops and repairs[0] < min(stops)
-    # No membership was refused: the category could tag VMs by the time the first one was added.
-    assert [entry["status"] for entry in log if entry["method"] == "POST" and table(entry) == "tag_members"] == [201, 201]
+    # No membership was refused: the category could tag VMs by the time the first one was added (two in the record's set
+    # covers, written before the stop, and two in the record).
+    assert [entry["status"] for entry in log if entry["method"] == "POST" and table(entry) == "tag_members"] == [201] * 4
     categories = sim.api("GET", "/api/v4/tag_categories", params={"fields": "name,taggable_vms"}).json()
     assert [row["taggable_vms"] for row in categories if row["name"] == CATEGORY] == [True]
     assert record_members(sim, "maintenance") is None  # restored and closed

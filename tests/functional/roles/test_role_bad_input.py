@@ -95,7 +95,8 @@ STARTUP_CASES = [
     ("startup_spaced_name", {"safe_startup_tiers": [{"targets": ["cold01"]}, {"targets": [" vm-001"]}]},
      "no VM is called ' vm-001'; did you mean 'vm-001'?"),
     ("startup_unknown_vm", {"safe_startup_tiers": [{"targets": ["cold01", "no-such-vm"]}]}, "no VM is named 'no-such-vm'"),
-    ("startup_up_typo", {"safe_startup_tiers": COLD, "safe_startup_up": "pong"}, "value of safe_startup_up must be one of: running, agent, port, got: pong"),
+    ("startup_up_typo", {"safe_startup_tiers": COLD, "safe_startup_up": "pong"},
+     "value of safe_startup_up must be one of: running, agent, port, url, got: pong"),
 ]
 ALL = [("safe_shutdown",) + case for case in CASES] + [("safe_startup",) + case for case in STARTUP_CASES]
 

@@ -90,13 +90,27 @@ def test_kill_stops_quickly_and_the_agent_goes_at_once(pw):
     _settle(pw, 1, "stopped", timeout=2)
 
 
-def test_kill_overrides_a_slow_shutdown(pw):
-    act(pw, 4, "poweroff")
-    assert _status(pw, 4) == "stopping"
-    started = time.monotonic()
-    assert act(pw, 4, "kill").status_code == 201
-    _settle(pw, 4, "stopped")
-    assert time.monotonic() - started < 0.8  # the shutdown alone takes a second
+def test_kill_overrides_a_slow_shutdown(sim):
+    """Ordered, not timed: `half` starts a half-second shutdown after `slow` was killed, during slow's one-second one.
+
+    A kill that overrides the shutdown stops slow first (kill time 0.03 s); one that waited for the shutdown
+    would stop it after half (0.2 s + 0.5 s < 1 s). A slow machine can only hide the defect, never fail a
+    correct simulator: half's shutdown always begins after the kill.
+    """
+    sim.load({"vms": [{"key": 1, "name": "slow", "power": "running", "guest_agent": True, "timings": SLOW},
+                      {"key": 2, "name": "half", "power": "running", "timings": dict(SLOW, shutdown=50)}]})
+    assert act(sim, 1, "poweroff").status_code == 201
+    assert _status(sim, 1) == "stopping"
+    time.sleep(0.2)
+    assert act(sim, 1, "kill").status_code == 201
+    assert act(sim, 2, "poweroff").status_code == 201
+    seen = []
+
+    def read():
+        seen.append({row["name"]: row["status"] for row in rows(sim, "machine_status", fields="machine#name as name,status")})
+        return seen[-1]
+    wait_for(read, lambda statuses: statuses["half"] == "stopped")
+    assert seen[-1]["slow"] == "stopped"
 
 
 def test_hard_reset_restarts(pw):

@@ -136,13 +136,29 @@ def test_burst_defaults_to_the_rate_rounded_up(rl):
     assert health(rl)["rate_limit"]["burst"] == 1
 
 
+def admitted_until_refused(sim, limit=50):
+    """Send requests until one is refused (429); return (how many were admitted, seconds from the first to the refusal)."""
+    started = time.monotonic()
+    for admitted in range(limit):
+        status = get(sim).status_code
+        if status == 429:
+            return admitted, time.monotonic() - started
+        assert status == 200
+    raise AssertionError("no refusal in %d requests" % limit)
+
+
 def test_refill_over_real_time(rl):
-    limited(rl, mode="429", rate=2, burst=2)
-    drain(rl, 2)
-    assert get(rl).status_code == 429  # well within the 0.5 s a token takes
-    time.sleep(1.1)  # 2.2 tokens' worth: the bucket is full again, and holds no more than 2
-    drain(rl, 2)
-    assert get(rl).status_code == 429
+    """Counted, not timed: a slow machine admits more (tokens refill meanwhile), never fewer or more than the tokens earned."""
+    rate, burst = 2, 2
+    limited(rl, mode="429", rate=rate, burst=burst)
+    admitted, seconds = admitted_until_refused(rl)
+    # the full bucket, plus what refilled while they were sent (at `rate` a second of wall time, not the world's speed)
+    assert burst <= admitted <= burst + rate * seconds
+    time.sleep(2.0)  # 4 tokens' worth: the bucket is full again, and holds no more than 2
+    admitted, seconds = admitted_until_refused(rl)
+    assert burst <= admitted <= burst + rate * seconds
+    refused = [entry for entry in rl.requests() if "fault" in entry]
+    assert [(entry["status"], entry["fault"]["rate_limit"]) for entry in refused] == [(429, "429")] * 2
 
 
 def test_every_authenticated_request_counts_whatever_its_answer(rl):

@@ -67,4 +67,4 @@ def test_a_bool_is_not_a_time():
 def test_a_closed_record_has_the_documented_keys():
     assert closed_record('m') == {'name': 'm', 'open': False, 'opened': None, 'note': '', 'tag_id': None, 'ids': [], 'vms': [],
                                   'vanished_ids': [], 'version': None, 'kind': 'maintenance', 'phase': None, 'since': None,
-                                  'owner': '', 'policy': {}, 'last_closed': None}
+                                  'owner': '', 'policy': {}, 'last_closed': None, 'siblings': {}, 'lease': None}

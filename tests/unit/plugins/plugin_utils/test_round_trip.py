@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.vergeos.power.plugins.plugin_utils.role_inputs import InputError
-from ansible_collections.vergeos.power.plugins.plugin_utils.round_trip import resume_plan, status_line, stop_remaining
+from ansible_collections.vergeos.power.plugins.module_utils.maintenance import HOLDING_PHASES, PHASES
+from ansible_collections.vergeos.power.plugins.plugin_utils.round_trip import HOLDING, restore_plan, resume_plan, status_line, stop_remaining
 
 NOW = 1767230000
 POLICY = {'timeout': 300, 'kill_timeout': 60, 'escalate': True}
@@ -25,6 +26,7 @@ def record(phase, since=NOW - 100, **extra):
     ('stopped', ['maintain', 'restore']),
     ('maintaining', ['maintain', 'restore']),
     ('restoring', ['restore']),
+    ('waiting', ['restore']),
 ])
 def test_each_phase_goes_on_from_where_it_stood(phase, steps):
     plan = resume_plan(record(phase), NOW)
@@ -55,9 +57,61 @@ def test_a_bad_window_is_refused(bad):
         resume_plan(record('opened'), NOW, window=bad)
 
 
-def test_a_status_line_names_the_phase_its_age_the_owner_and_the_vms():
+def test_a_status_line_names_the_phase_its_age_the_owner_the_vms_and_the_lease():
     line = status_line(record('maintaining', since=NOW - 300, owner='AWX job 7', ids=[1, 2],
-                              vms=[{'id': 1, 'name': 'db01'}, {'id': 2, 'name': 'web01'}]), NOW)
-    assert line == 'rack7: maintaining for 5 min, run by AWX job 7; 2 VM(s): db01, web01'
-    old = status_line({'name': 'old', 'open': True, 'phase': None, 'opened': NOW - 7300, 'ids': [9], 'vms': []}, NOW)
-    assert old == 'old: unknown (first format) for 2 h 1 min; 1 VM(s): none that exists'
+                              vms=[{'id': 1, 'name': 'db01'}, {'id': 2, 'name': 'web01'}],
+                              lease={'holder': 'AWX job 7 #ab', 'owner': 'AWX job 7', 'life': 300, 'beat': NOW - 42}), NOW)
+    assert line == ('rack7: maintaining for 5 min, run by AWX job 7; 2 VM(s): db01, web01; lease held by AWX job 7, '
+                    'last heartbeat 42 s ago (life 300 s)')
+    old = status_line({'name': 'old', 'open': True, 'phase': None, 'opened': NOW - 7300, 'ids': [9], 'vms': [],
+                       'siblings': {'waiting': {'ids': [9]}}}, NOW)
+    assert old == 'old: unknown (first format) for 2 h 1 min; 1 VM(s): none that exists; 1 parked, waiting for other records; no lease held'
+
+
+def rec(name, phase, *, ids=(), covers=(), waiting=(), kind='maintenance'):
+    siblings = {}
+    if covers:
+        siblings['covers'] = {'ids': list(covers), 'data': {}}
+    if waiting:
+        siblings['waiting'] = {'ids': list(waiting), 'data': {}}
+    return {'name': name, 'open': True, 'phase': phase, 'kind': kind, 'ids': list(ids), 'siblings': siblings}
+
+
+def test_the_holding_phases_are_the_records_own():
+    assert HOLDING == HOLDING_PHASES and set(HOLDING) - {None} <= set(PHASES)
+
+
+@pytest.mark.parametrize('phase', ['opened', 'stopping', 'stopped', 'maintaining', None])
+def test_a_vm_another_record_still_keeps_off_is_parked_naming_it(phase):
+    plan = restore_plan([rec('a', 'restoring', ids=[1, 2]), rec('b', phase, covers=[2, 3])], 'a')
+    assert plan['park'] == [2] and plan['park_data'] == {'2': 'b'} and plan['waiting_for'] == ['b']
+    assert plan['unpark'] == [] and plan['adopt'] == {}
+
+
+@pytest.mark.parametrize('phase', ['restoring', 'waiting'])
+def test_a_record_past_its_maintenance_keeps_nothing_off(phase):
+    assert restore_plan([rec('a', 'restoring', ids=[1, 2]), rec('b', phase, ids=[2], covers=[2])], 'a')['park'] == []
+
+
+def test_an_open_rolling_restart_keeps_its_vms_whatever_its_phase():
+    plan = restore_plan([rec('a', 'restoring', ids=[1, 2]), rec('r', 'opened', ids=[1], kind='rolling_restart')], 'a')
+    assert plan['park'] == [1]
+
+
+def test_parked_vms_start_once_nothing_covers_them_and_the_last_record_takes_in_what_waited_for_it():
+    records = [rec('a', 'restoring', ids=[1], covers=[1, 4], waiting=[2]), rec('b', 'waiting', covers=[3, 4], waiting=[3, 4]),
+               rec('c', 'maintaining', covers=[3])]
+    plan = restore_plan(records, 'a')
+    # 2 waited for a record that has closed; 4, parked by b, is covered by a (the last) and by no holding record; 3 still by c.
+    assert plan['unpark'] == [2] and plan['adopt'] == {'b': [4]} and plan['adopt_ids'] == [4] and plan['park'] == []
+    assert plan['waiting'] == [] and plan['waiting_for'] == []
+
+
+def test_a_record_that_is_not_open_starts_nothing_and_takes_nothing_in():
+    plan = restore_plan([rec('b', 'waiting', covers=[3], waiting=[3])], 'a')
+    assert plan == dict(plan, park=[], unpark=[], adopt={}, adopt_ids=[])
+
+
+def test_the_records_must_be_a_list():
+    with pytest.raises(TypeError):
+        restore_plan({'name': 'a'}, 'a')

@@ -24,8 +24,8 @@ def tiers_of(given, **overrides):
 
 def test_tiers_take_the_role_defaults_unless_they_say():
     tiers = tiers_of([{'targets': 'db01\ndb02', 'up': 'agent'}, {'name': 'web', 'filters': {'tags': ['web']}, 'timeout': '60', 'delay': '5'}])
-    assert tiers[0] == {'name': 'tier 1', 'targets': ['db01', 'db02'], 'filters': None, 'up': 'agent', 'port': None, 'delay': 0,
-                        'timeout': 300, 'on_failure': 'stop', 'max_concurrent': 20}
+    assert tiers[0] == {'name': 'tier 1', 'targets': ['db01', 'db02'], 'filters': None, 'up': 'agent', 'port': None, 'url': None,
+                        'status': None, 'delay': 0, 'timeout': 300, 'on_failure': 'stop', 'max_concurrent': 20}
     assert (tiers[1]['name'], tiers[1]['timeout'], tiers[1]['delay'], tiers[1]['up']) == ('web', 60, 5, 'running')
 
 
@@ -87,7 +87,7 @@ def test_tier_outcomes():
                      {'id': 3, 'name': 'c', 'address': '10.0.0.3'}, {'id': 4, 'name': 'd', 'address': '10.0.0.4'}])
     power = {'vms': [{'id': 1, 'actions': ['poweron'], 'msg': 'running (poweron)'}, {'id': 2, 'actions': [], 'msg': 'already running'},
                      {'id': 3, 'actions': [], 'msg': 'ok'}, {'id': 4, 'failed': True, 'msg': 'HTTP 507: Insufficient'}]}
-    ports = {'results': [{'item': {'id': 1}}, {'item': {'id': 3}, 'failed': True, 'msg': 'Timeout when waiting'}]}
+    ports = {'checks': [{'id': 1, 'ok': True}, {'id': 3, 'ok': False, 'msg': 'Timeout when waiting'}]}
     outcome = tier_outcome(tier, power, ports, 100.0, 112.5)
     assert [(vm['name'], vm['outcome']) for vm in outcome['vms']] == [('a', 'started'), ('b', 'failed'), ('c', 'failed'), ('d', 'failed')]
     assert 'shows no IP address' in outcome['vms'][1]['msg'] and 'port 22 on 10.0.0.3 did not answer' in outcome['vms'][2]['msg']
