@@ -67,8 +67,8 @@ quick: venv ## While working: ruff, the unit tests and the fast functional tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 0 tests/unit
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile $(QUICK_FUNCTIONAL)
 
-test: venv ## Run every test suite, print each suite's time and a pass/fail count
-	$(BIN)/python tools/run_suites.py sanity units functional integration lint changelog-lint publish molecule compat
+test: venv ## Run every test suite (those joined by + side by side), print each suite's time and a pass/fail count
+	$(BIN)/python tools/run_suites.py sanity units functional integration+molecule+compat lint+changelog-lint+publish
 
 sanity: venv ## ansible-test sanity (a skip must be on tests/sanity/allowed-skips.txt)
 	tools/ansible-test.sh sanity

@@ -1,6 +1,11 @@
 """Run test suites (Makefile targets) one after another and sum up.
 
-    python tools/run_suites.py [--junit-dir DIR] sanity units functional ...
+    python tools/run_suites.py [--junit-dir DIR] sanity units functional integration+molecule ...
+
+Suites joined by ``+`` form a group and run side by side (``make test`` groups
+the ones that mostly wait: on two cores the functional suite alone leaves a
+core idle for long stretches, and so do these); a group's output is printed
+whole, suite by suite, once each has ended. The summary is per suite either way.
 
 Each suite's output streams through as it runs. Its counts come from its exit
 status and from the machine-readable results it writes, never from the text it
@@ -51,12 +56,14 @@ text: a suite that exits 0, writes no result and says "nothing to run" or "no
 scenario yet" (compat without a newer Python, molecule without scenarios) is
 "nothing to run yet", counted neither way.
 
-The summary has one row per suite (passed, failed, skipped, seconds); its last
-line is ``N passed, N failed`` over every suite. The exit status is non-zero
+The summary has one row per suite (passed, failed, skipped, seconds), the sum
+of their seconds, the wall time (less than the sum when groups ran side by
+side); its last line is ``N passed, N failed`` over every suite. The exit status is non-zero
 when any suite failed.
 """
 
 import argparse
+import concurrent.futures
 import glob
 import json
 import os
@@ -198,8 +205,11 @@ def fresh_directory(path):
     os.makedirs(path)
 
 
-def run_suite(name, directory):
-    """Run one suite with its results going to directory; return (Counts, seconds)."""
+def run_suite(name, directory, output=None):
+    """Run one suite with its results going to directory; return (Counts, seconds).
+
+    Its output streams to stdout, or (``output``, an open file) goes there to be printed later.
+    """
     fresh_directory(directory)
     started = time.monotonic()
     environment = dict(os.environ, JUNIT_DIR=directory)
@@ -207,12 +217,34 @@ def run_suite(name, directory):
     with subprocess.Popen(['make', '--no-print-directory', name], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors='replace') as process:
         for line in process.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            (output or sys.stdout).write(line)
+            if output is None:
+                sys.stdout.flush()
             said_nothing_to_run = said_nothing_to_run or any(words in line for words in NOTHING_TO_RUN)
         returncode = process.wait()
     seconds = time.monotonic() - started
     return suite_counts(name, directory, returncode, said_nothing_to_run), seconds
+
+
+def run_group(names, base):
+    """Run the suites of a group side by side; print each one's output whole, in order; return [(name, Counts, seconds)]."""
+    if len(names) == 1:
+        print('\n===== suite: %s =====' % names[0], flush=True)
+        return [(names[0],) + run_suite(names[0], os.path.join(base, names[0]))]
+    print('\n===== suites side by side: %s =====' % ', '.join(names), flush=True)
+    outputs = {name: tempfile.TemporaryFile(mode='w+', encoding='utf-8', errors='replace') for name in names}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(names)) as pool:
+            done = dict(zip(names, pool.map(lambda name: run_suite(name, os.path.join(base, name), outputs[name]), names), strict=True))
+        for name in names:
+            print('\n===== suite: %s =====' % name, flush=True)
+            outputs[name].seek(0)
+            shutil.copyfileobj(outputs[name], sys.stdout)
+            sys.stdout.flush()
+    finally:
+        for output in outputs.values():
+            output.close()
+    return [(name,) + done[name] for name in names]
 
 
 def summary(results):
@@ -233,20 +265,21 @@ def main(argv):
     """Run the suites and print the summary; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--junit-dir', help='keep each suite\'s results in DIR/SUITE (default: a temporary directory, removed at the end)')
-    parser.add_argument('suites', nargs='+', metavar='SUITE', help='a Makefile target')
+    parser.add_argument('suites', nargs='+', metavar='SUITE', help='a Makefile target, or targets joined by + to run side by side')
     args = parser.parse_args(argv)
     base = os.path.abspath(args.junit_dir) if args.junit_dir else tempfile.mkdtemp(prefix='run-suites-')
+    wall_started = time.monotonic()
     try:
         results = []
-        for name in args.suites:
-            print('\n===== suite: %s =====' % name, flush=True)
-            counts, seconds = run_suite(name, os.path.join(base, name))
-            results.append((name, counts, seconds))
+        for group in args.suites:
+            results.extend(run_group(group.split('+'), base))
     finally:
         if not args.junit_dir:
             shutil.rmtree(base, ignore_errors=True)
     print('\n===== summary =====')
     lines = summary(results)
+    # The suites of a group ran side by side: their seconds add up to more than the wall time.
+    lines.insert(-1, '%-16s %8s %8s %8s %9.1f' % ('wall', '', '', '', time.monotonic() - wall_started))
     print('\n'.join(lines), flush=True)
     return 1 if any(result[1].failed for result in results) else 0
 
