@@ -9,6 +9,7 @@ one play on localhost against a simulator and hands back the request log and reg
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -89,3 +90,38 @@ def run_play(sim, tmp_path, tasks, *args, keep=(), env=None):
         sim.reset()
     values = {name: json.loads((tmp_path / ("%s.json" % name)).read_text()) for name in keep if (tmp_path / ("%s.json" % name)).exists()}
     return result, log, values
+
+
+def vm_actions(sim, action):
+    """Return the VM ids of every POST vm_actions with this action in the simulator's request log, sorted (repeats kept)."""
+    return sorted(int(entry["body"]["vm"]) for entry in sim.requests()
+                  if entry["method"] == "POST" and entry["path"] == "/api/v4/vm_actions" and entry["body"]["action"] == action)
+
+
+def vm_statuses(sim):
+    """Return {VM id: raw status} read now, as another client would."""
+    rows = sim.api("GET", "/api/v4/vms", params={"fields": "$key,machine#status#status as status"}).json()
+    return {int(row["$key"]): row["status"] for row in rows}
+
+
+def kill_tree(process):
+    """SIGKILL a run and every process below it (ansible-core's workers call setsid), read from /proc before any dies."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [process.pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()

@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from run_ansible import BIN, ROOT, base_env, run, sim_env
+from run_ansible import BIN, ROOT, base_env, run, sim_env, vm_actions as actions, vm_statuses as power
 
 MAINTENANCE = os.path.join(ROOT, "playbooks", "maintenance.yml")
 WORLD = {"speed": 100, "timings": {"shutdown": 20, "boot": 30}, "switches": {"no_resources": "refuse"},
@@ -26,16 +26,6 @@ COMMON = ["-e", "maintenance_timeout=5", "-e", "maintenance_poll_interval=0.2", 
 def poweron_log(sim):
     return [int(entry["body"]["vm"]) for entry in sim.requests()
             if entry["method"] == "POST" and entry["path"] == "/api/v4/vm_actions" and entry["body"]["action"] == "poweron"]
-
-
-def actions(sim, action):
-    return sorted(int(entry["body"]["vm"]) for entry in sim.requests()
-                  if entry["method"] == "POST" and entry["path"] == "/api/v4/vm_actions" and entry["body"]["action"] == action)
-
-
-def power(sim):
-    rows = sim.api("GET", "/api/v4/vms", params={"fields": "$key,machine#status#status as status"}).json()
-    return {int(row["$key"]): row["status"] for row in rows}
 
 
 def phases(sim):

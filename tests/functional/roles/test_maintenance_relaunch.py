@@ -17,7 +17,7 @@ import time
 import pytest
 import yaml
 
-from run_ansible import BIN, ROOT, base_env, run, sim_env
+from run_ansible import BIN, ROOT, base_env, kill_tree, run, sim_env, vm_actions as actions, vm_statuses as power
 
 MAINTENANCE = os.path.join(ROOT, "playbooks", "maintenance.yml")
 RESTORE = os.path.join(ROOT, "playbooks", "maintenance_restore.yml")
@@ -38,16 +38,6 @@ OPTIONS = ["-e", '{"maintenance_targets": ["db01", "web01", "deaf01", "deaf02", 
 TAKEOVER = ["-e", "maintenance_takeover=playbooks/maintenance.yml"]
 
 
-def actions(sim, action):
-    return sorted(int(entry["body"]["vm"]) for entry in sim.requests()
-                  if entry["method"] == "POST" and entry["path"] == "/api/v4/vm_actions" and entry["body"]["action"] == action)
-
-
-def power(sim):
-    rows = sim.api("GET", "/api/v4/vms", params={"fields": "$key,machine#status#status as status"}).json()
-    return {int(row["$key"]): row["status"] for row in rows}
-
-
 def tag_names(sim):
     return {tag["name"]: tag["description"] for tag in sim.api("GET", "/api/v4/tags", params={"fields": "name,description"}).json()}
 
@@ -56,34 +46,6 @@ def phase(sim):
     """Return the phase the record rack7 says (None when it is not open), read as another client would."""
     description = tag_names(sim).get("rack7")
     return yaml.safe_load(description).get("phase") if description is not None else None
-
-
-def descendants(pid):
-    """Return pid and every process below it (read from /proc before anything is killed: orphans move to init)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def kill_tree(process):
-    for pid in descendants(process.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait()
 
 
 MOMENTS = {

@@ -7,7 +7,6 @@ each answer with the world's time, which orders it against the restart requests 
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from run_ansible import BIN, ROOT, base_env, run, sim_env
+from run_ansible import BIN, ROOT, base_env, kill_tree, run, sim_env
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "rolling_restart.yml")
 ACTIONS = "/api/v4/vm_actions"
@@ -202,29 +201,6 @@ def test_check_mode_prints_the_plan_of_inventory_hosts_in_tiers_and_sends_nothin
         ("tier 1", ["web01"]), ("tier 2", ["web02"]), ("tier 2", ["web03"]), ("tier 2", ["web04"])]
     assert kept["summary"][0] == "rolling_restart (check mode, nothing sent): 5 VM(s) in 4 batch(es): 4 planned, 1 skipped"
     assert "skipped web05 (id 5): stopped, not running: a rollout never starts a VM" in " ".join(kept["summary"])
-
-
-def kill_tree(process):
-    """SIGKILL the run and every process below it (ansible-core's workers call setsid), read from /proc before any dies."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    todo, found = [process.pid], []
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    for pid in found:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait()
 
 
 def test_a_job_killed_mid_batch_and_relaunched_restarts_no_vm_twice(sim, load):
