@@ -333,7 +333,8 @@ def _plan(record, row, now, options):  # noqa: PLR0911, PLR0912 (one return per 
         return _timed_out(record, now, options, 'not %s by the deadline and no escalation applies (status %s)'
                           % (options.state, row.get('status'))), NOTHING
     refused_action, refused_message, refused_status = record.refused or (None, '', None)
-    record = replace(record, refused=())
+    if record.refused:
+        record = replace(record, refused=())
     if plan.decision == ACT and _is_guest_reboot(plan.action, plan.params):
         record, plan = _respelled(record, plan, (refused_action, refused_message, refused_status))
         if plan is None:

@@ -92,6 +92,7 @@ def parse_fields(text):
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<quote>')|(?P<word>[^\s()']+))")
+_PLAIN = re.compile(r"[^\\'{]+")  # what a string literal holds as it is: anything but a backslash, a quote or a brace
 
 
 def _read_literal(text, start):
@@ -104,6 +105,11 @@ def _read_literal(text, start):
     out = []
     index = start
     while index < len(text):
+        plain = _PLAIN.match(text, index)
+        if plain:  # a run of ordinary characters, taken at once
+            out.append(plain.group())
+            index = plain.end()
+            continue
         char = text[index]
         if char == "\\":
             if index + 1 >= len(text):
@@ -411,27 +417,116 @@ def compare(operator, value, literal):
     return _string_match(operator, value, literal)
 
 
-def compile_condition(node, view, traversal=True):
-    """Return a predicate row -> bool for a condition tree.
+def equal_to_any(literals):
+    """Return a function value -> bool: whether `value eq L` holds for one of the literals, exactly as compare() decides.
 
-    QueryError for unknown columns, and for traversed fields (a#b) when
-    traversal is False: some systems refuse those in filters.
+    A plain string value (a name: what long `or` chains of `eq` look up) is
+    answered by one set lookup: it equals a string literal only when the two
+    are the same, a number literal only when it is that number's str(), and
+    never a boolean or null; any other value is compared literal by literal.
     """
-    if isinstance(node, Junction):
-        left = compile_condition(node.left, view, traversal)
-        right = compile_condition(node.right, view, traversal)
-        if node.conjunction == "and":
-            return lambda row: left(row) and right(row)
-        return lambda row: left(row) or right(row)
+    literals = tuple(literals)
+    texts = frozenset(literal if isinstance(literal, str) else str(literal)
+                      for literal in literals if isinstance(literal, str) or _is_number(literal))
+
+    def match(value):
+        if isinstance(value, str):
+            return value in texts
+        return any(_equal(value, literal) for literal in literals)
+    return match
+
+
+def operands(node):
+    """Return the operands of a chain of one conjunction, left to right, nested chains of the same conjunction flattened.
+
+    `and` and `or` are associative, so (a or b) or c is a or (b or c): the
+    flattening changes no answer, only how deep the predicates nest.
+    """
+    flat, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Junction) and item.conjunction == node.conjunction:
+            stack.extend((item.right, item.left))
+        else:
+            flat.append(item)
+    return flat
+
+
+def _comparison_getter(node, view, traversal):
+    """Return the getter a comparison reads its column with; QueryError as compile_condition says."""
     if not traversal and len(node.path) > 1:
         raise QueryError("filters on traversed fields are refused: %r" % "#".join(node.path))
     getter = view.getter(node.path)
     if getter is None:
         raise QueryError("unknown field %r" % "#".join(node.path))
+    return getter
+
+
+def _compile_comparison(node, view, traversal):
+    getter = _comparison_getter(node, view, traversal)
     operator, literal = node.operator, node.literal
     if operator in UNSPECIFIED_OPERATORS:
         return lambda row: False  # the simulator's assumption: see UNSPECIFIED_OPERATORS
     return lambda row: compare(operator, getter(row), literal)
+
+
+def _compile_or(nodes, view, traversal):
+    """Return the predicates of an `or` chain's operands; the `eq` terms on one column become one set lookup (equal_to_any)."""
+    predicates = []
+    pinned = {}  # column path -> the literals of its `eq` terms, in the order they came
+    for node in nodes:
+        if isinstance(node, Comparison) and node.operator == "eq":
+            pinned.setdefault(node.path, []).append(node.literal)
+        else:
+            predicates.append(compile_condition(node, view, traversal))
+    for path, literals in pinned.items():
+        predicates.append(_equal_any_predicate(_comparison_getter(Comparison(path, "eq", None), view, traversal), literals))
+    return predicates
+
+
+def _equal_any_predicate(getter, literals):
+    """Return the predicate of `column eq L1 or column eq L2 ...`: the column read once, then one set lookup (equal_to_any)."""
+    if len(literals) == 1:
+        literal = literals[0]
+        return lambda row: _equal(getter(row), literal)
+    match = equal_to_any(literals)
+    return lambda row: match(getter(row))
+
+
+def _any(predicates):
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda row: first(row) or second(row)
+    return lambda row: any(predicate(row) for predicate in predicates)
+
+
+def _all(predicates):
+    if len(predicates) == 1:
+        return predicates[0]
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda row: first(row) and second(row)
+    return lambda row: all(predicate(row) for predicate in predicates)
+
+
+def compile_condition(node, view, traversal=True):
+    """Return a predicate row -> bool for a condition tree.
+
+    QueryError for unknown columns, and for traversed fields (a#b) when
+    traversal is False: some systems refuse those in filters. Chains of one
+    conjunction are evaluated as one any() or all() (see operands()), and
+    the `eq` terms of an `or` chain on one column as one set lookup: the
+    answers are those of evaluating the tree node by node, as every
+    comparison is a pure function of the row.
+    """
+    if isinstance(node, Junction):
+        nodes = operands(node)
+        if node.conjunction == "or":
+            return _any(_compile_or(nodes, view, traversal))
+        return _all([compile_condition(item, view, traversal) for item in nodes])
+    return _compile_comparison(node, view, traversal)
 
 
 def equality_keys(condition, column):
@@ -451,6 +546,35 @@ def equality_keys(condition, column):
     if condition.conjunction == "or":
         return None if left is None or right is None else left | right
     return left if right is None else right if left is None else left & right
+
+
+def _selective(pin):
+    """Whether a pin is worth a look-up: booleans and null split a table in two, names and numbers pick a few rows."""
+    return any(literal is not None and not isinstance(literal, bool) for literal in pin[1])
+
+
+def pinned_values(condition):
+    """Return (column, literals) when every row the condition matches has `column eq L` for one of the literals, else None.
+
+    What pins a column: `column eq L` terms joined by `or`, the chain possibly
+    and-ed with anything (of several pinned columns, the first whose literals
+    are not all booleans or null). Only plain columns, no traversals. A row
+    outside equal_to_any(literals) cannot match, so the caller can look at the
+    others only; the full condition is still applied to them.
+    """
+    if isinstance(condition, Comparison):
+        if condition.operator == "eq" and len(condition.path) == 1:
+            return condition.path[0], [condition.literal]
+        return None
+    if not isinstance(condition, Junction):
+        return None
+    pins = [pinned_values(item) for item in operands(condition)]
+    if condition.conjunction == "or":
+        if any(pin is None or pin[0] != pins[0][0] for pin in pins):
+            return None
+        return pins[0][0], [literal for pin in pins for literal in pin[1]]
+    pins = [pin for pin in pins if pin is not None]
+    return next((pin for pin in pins if _selective(pin)), pins[0] if pins else None)
 
 
 def comparisons(condition):

@@ -237,7 +237,13 @@ class TableStore:
         return order
 
     def candidate_rows(self, table, condition):
-        """Return the rows a filter can match: looked up by key when it pins keys (the polling case), else all."""
+        """Return the rows a filter can match; the caller still applies the whole filter to them.
+
+        Looked up by key when the filter pins keys (the polling case); when it
+        pins another column (`name eq 'a' or name eq 'b' ...`, the look-up by
+        names, possibly and-ed with more), the rows whose value can equal one
+        of those literals, in table order; else all.
+        """
         rows = self.rows[table]
         keys = query.equality_keys(condition, "$key")
         if keys is not None:
@@ -246,4 +252,8 @@ class TableStore:
             machine_keys = query.equality_keys(condition, "machine")
             if machine_keys is not None:
                 return [self.machines[key].row for key in machine_keys if key in self.machines]
-        return list(rows.values())
+        pin = query.pinned_values(condition)
+        if pin is None or pin[0] not in TABLES[table].columns:  # nothing pinned, or an unknown column: the filter answers 422 later
+            return list(rows.values())
+        column, match = pin[0], query.equal_to_any(pin[1])
+        return [row for row in rows.values() if match(row.get(column))]  # row.get: the getter of a plain column

@@ -75,5 +75,8 @@ def test_candidate_rows_use_keys_when_a_filter_pins_them():
     assert by_key == [vm]
     status = store.candidate_rows("machine_status", query.parse_query({"filter": "machine eq %d" % vm["machine"]}).condition)
     assert [row["machine"] for row in status] == [vm["machine"]]
-    assert len(store.candidate_rows("vms", query.parse_query({"filter": "name eq 'b'"}).condition)) == 2  # all, filtered later
+    by_name = store.candidate_rows("vms", query.parse_query({"filter": "name eq 'b' or name eq 'B'"}).condition)
+    assert by_name == [store.rows["vms"][2]]  # the rows whose name can equal one of the literals
+    assert len(store.candidate_rows("vms", query.parse_query({"filter": "name ne 'b'"}).condition)) == 2  # all, filtered later
+    assert len(store.candidate_rows("vms", query.parse_query({"filter": "nope eq 'b'"}).condition)) == 2  # the filter answers 422
     assert store.view("vms").columns("summary") == TABLES["vms"].summary
