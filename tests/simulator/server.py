@@ -11,6 +11,9 @@ See README.md beside this file for the API it speaks and the /_sim surface.
 """
 
 import argparse
+import contextlib
+import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -20,6 +23,7 @@ import ssl
 import sys
 import tempfile
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Started by path from any directory: make the sibling modules importable.
@@ -35,6 +39,9 @@ HOST = "127.0.0.1"
 IDLE_TIMEOUT = 60
 # Errors of clients that go away or fail the TLS handshake: not the server's problem.
 CLIENT_ERRORS = (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError)
+# http.client's limits on a request's header fields, which http.server answers with 431.
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 100
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -56,6 +63,86 @@ class Handler(BaseHTTPRequestHandler):
             super().handle()
         except CLIENT_ERRORS:
             self.close_connection = True
+
+    def parse_request(self):
+        """http.server's parse_request, reading the header fields into a wire.Headers.
+
+        The standard one hands them to the email package's parser, which took a third of the
+        server's time per request; the request line, the limits (431) and the Connection and
+        Expect fields are handled as it handles them.
+        """
+        if not self._request_line():
+            return False
+        fields = self._read_fields()
+        if fields is None:
+            return False
+        self.headers = wire.Headers(fields)
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
+    def _request_line(self):
+        """Read the method, path and version as http.server does; False once an error is sent (or for an empty line)."""
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words or (len(words) >= 3 and not self._request_version(words[-1])):
+            return False
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request syntax (%r)" % self.requestline)
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad HTTP/0.9 request type (%r)" % command)
+                return False
+        # As http.server does (gh-87389): a path starting with // is reduced to one /.
+        self.command, self.path = command, "/" + path.lstrip("/") if path.startswith("//") else path
+        return True
+
+    def _request_version(self, version):
+        """Check the request line's HTTP version as http.server does; False once an error is sent."""
+        number = version[len("HTTP/"):].split(".") if version.startswith("HTTP/") else []
+        if len(number) != 2 or not all(part.isascii() and part.isdigit() and len(part) <= 10 for part in number):
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request version (%r)" % version)
+            return False
+        number = int(number[0]), int(number[1])
+        if number >= (2, 0):
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "Invalid HTTP version (%s)" % version[len("HTTP/"):])
+            return False
+        if number >= (1, 1):
+            self.close_connection = False
+        self.request_version = version
+        return True
+
+    def _read_fields(self):
+        """Return the header fields as [name, value] pairs (a folded line continues the one before); None once a 431 is sent."""
+        fields = []
+        for count in itertools.count(1):
+            line = self.rfile.readline(MAX_HEADER_LINE + 1)
+            if len(line) > MAX_HEADER_LINE:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long",
+                                "got more than %d bytes when reading header line" % MAX_HEADER_LINE)
+                return None
+            if count > MAX_HEADERS:  # the blank line that ends them counts, as in http.client
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", "got more than %d headers" % MAX_HEADERS)
+                return None
+            if line in (b"\r\n", b"\n", b""):
+                return fields
+            text = line.decode("iso-8859-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and fields:
+                fields[-1][1] += "\r\n" + text  # kept as the email parser keeps a folded line
+            elif ":" in text:
+                name, value = text.split(":", 1)
+                fields.append([name, value.lstrip(" \t")])
 
     def _read_chunked(self):
         chunks = []
@@ -204,7 +291,54 @@ def tls_context(state_dir, mode="valid"):
     """Write the certificates, announce the CA file and return the server context."""
     ca_path, cert_path, key_path = tls.write_certificates(state_dir, mode)
     print("ca: %s" % ca_path, flush=True)
-    return tls.server_context(cert_path, key_path)
+    return server_context(cert_path, key_path)
+
+
+def server_context(cert_path, key_path):
+    """Return tls.py's server context, without TLS 1.3 session tickets.
+
+    A TLS 1.3 server sends two after every handshake unless told not to; no client of the tests
+    resumes a session (requests and urllib3 never do), so they were only work: a fifth of what a
+    new connection cost, and the collection opens several per run (one per parallel write).
+    """
+    context = tls.server_context(cert_path, key_path)
+    context.num_tickets = 0
+    return context
+
+
+@contextlib.contextmanager
+def serve_in_thread(state_dir, definition=None, speed=1.0):
+    """Serve a simulator over HTTPS (certificates in state_dir) from a daemon thread of this process for the `with` block.
+
+    For a test that loads many small worlds and reads the application itself (its world, its
+    request log) where it would otherwise ask over HTTPS, while its clients talk HTTPS to this
+    server as to one in a process of its own. Yields the InThread: the application (`app`, an
+    app.Simulator), `url`, `host` ("127.0.0.1:PORT") and `ca` (the CA file).
+    definition: a validated scenario (default: the default world without VMs); speed as --speed.
+    """
+    simulator = app.Simulator(definition if definition is not None else scenarios.default_scenario(0), speed)
+    try:
+        ca_path, cert_path, key_path = tls.write_certificates(state_dir)
+        server = Server(0, simulator, server_context(cert_path, key_path))
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        try:
+            host = "%s:%d" % (HOST, server.server_address[1])
+            yield InThread(app=simulator, url="https://" + host, host=host, ca=ca_path)
+        finally:
+            server.shutdown()
+            server.server_close()
+    finally:
+        simulator.close()  # the VMs' ports and their thread
+
+
+@dataclasses.dataclass
+class InThread:
+    """A simulator served from a thread of this process (serve_in_thread)."""
+
+    app: object  # the app.Simulator: its world, its request log
+    url: str
+    host: str
+    ca: str
 
 
 def serve(args, state_dir):

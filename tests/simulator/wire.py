@@ -19,13 +19,33 @@ class ApiError(Exception):
         self.message = message
 
 
+class Headers:
+    """A request's header fields by name, whatever its case; of a repeated field, the first (as email.message.Message.get)."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields=()):
+        self._fields = {}
+        for name, value in fields:
+            self._fields.setdefault(name.lower(), value)
+
+    def get(self, name, default=None):
+        return self._fields.get(name.lower(), default)
+
+    def __getitem__(self, name):
+        return self._fields.get(name.lower())
+
+    def __contains__(self, name):
+        return name.lower() in self._fields
+
+
 @dataclass
 class Request:
     method: str
     path: str
     query: dict  # name -> last value, as the API reads parameters
     raw_query: dict  # name -> value, or list of values when repeated, as the log shows them
-    headers: object  # case-insensitive mapping (http.client.HTTPMessage)
+    headers: object  # case-insensitive mapping with get() (Headers)
     body: bytes = b""
 
     def json(self):

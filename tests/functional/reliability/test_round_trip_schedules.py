@@ -14,17 +14,35 @@ owner to take its lease over). The three promises, after every step and at the e
 - never a second outage: no graceful power-off of a VM already off since its last power-on
   (from the request log), and no power-on of a VM that was off before the jobs.
 
-A failing schedule prints its seed; ``VERGEOS_SEED=<seed>`` replays that one alone.
+A failing schedule prints its seed; ``VERGEOS_SEED=<seed>`` replays that one alone (and prints
+each step with the records it leaves), ``VERGEOS_SCHEDULES=<n>`` sets how many run.
+
+The schedules run in WORKERS processes side by side (the collection's client spends most of
+the time in Python: threads of one process would queue for its one interpreter lock). Each
+process serves a simulator of its own from one of its threads (server.serve_in_thread):
+the jobs talk HTTPS to it, each with its own sessions as two AWX jobs would, while the harness
+loads each schedule's world and reads the answers it checks from the simulator's application
+directly, the same API answers without a TLS client of its own.
 """
 
+import base64
 import concurrent.futures
+import contextlib
+import json
+import multiprocessing
 import os
 import random
+import sys
 import time
+import warnings
+from urllib.parse import urlencode
 
 # collection_finder goes before the imports from ansible_collections.
 import collection_finder  # noqa: F401  pylint: disable=unused-import
 import pytest
+import scenario as scenarios
+import server  # tests/simulator, on sys.path through tests/functional/pytest.ini
+import wire
 from ansible_collections.vergeos.power.plugins.module_utils.client import VergeOSClient
 from ansible_collections.vergeos.power.plugins.module_utils.lease import Keeper, release_lease, take_lease
 from ansible_collections.vergeos.power.plugins.module_utils.maintenance import (
@@ -36,8 +54,10 @@ from ansible_collections.vergeos.power.plugins.plugin_utils.round_trip import re
 
 SCHEDULES = int(os.environ.get("VERGEOS_SCHEDULES", "200"))
 VMS = [1, 2, 3, 4]
-SIMULATORS = 3
+# Worker processes, each with its simulator; two would fill the two cores of a CI runner, a third fills their waits.
+WORKERS = 3
 LIFE = 30
+ADMIN = 'Basic ' + base64.b64encode(b'admin:admin').decode('ascii')
 
 
 class FakeTime:
@@ -130,7 +150,7 @@ def restore(client, name, keeper):
 
 def check_kept_off(sim):
     """Promise 1: no VM runs while an open record that finished stopping it (stopped, maintaining) covers it."""
-    tags = sim.api('GET', '/api/v4/tags', params={'fields': '$key,name,description'}).json()
+    tags = sim.get('tags', fields='$key,name,description')
     holding = {}
     for tag in tags:
         if '+' not in tag['name'] and any('"phase":"%s"' % phase in tag['description'] for phase in ('stopped', 'maintaining')):
@@ -139,7 +159,7 @@ def check_kept_off(sim):
         return
     covers = {int(tag['$key']): tag['name'][:-len('+covers')] for tag in tags if tag['name'].endswith('+covers')
               and tag['name'][:-len('+covers')] in holding}
-    members = sim.api('GET', '/api/v4/tag_members', params={'fields': 'tag,member'}).json()
+    members = sim.get('tag_members', fields='tag,member')
     kept = {int(row['member'].split('/')[1]) for row in members if int(row['tag']) in covers}
     states = statuses(sim)
     running = sorted(vm_id for vm_id in kept if states.get(vm_id) in ('running', 'starting'))
@@ -147,7 +167,7 @@ def check_kept_off(sim):
 
 
 def statuses(sim):
-    rows = sim.api('GET', '/api/v4/vms', params={'fields': '$key,machine#status#status as status'}).json()
+    rows = sim.get('vms', fields='$key,machine#status#status as status')
     return {int(row['$key']): row['status'] for row in rows}
 
 
@@ -213,7 +233,7 @@ def run_schedule(sim, seed, trace=False):
     left_down = sorted(vm_id for vm_id in VMS if vm_id not in stopped_before and states[vm_id] != 'running')
     assert not left_down, 'VM(s) %s left down' % left_down
     # A job that died after its restore leaves its lease, stale once its life is over (the next take replaces it): not a record.
-    tags = [tag['name'] for tag in sim.api('GET', '/api/v4/tags', params={'fields': 'name'}).json()
+    tags = [tag['name'] for tag in sim.get('tags', fields='name')
             if not tag['name'].endswith(('+closed', '+lease'))]
     assert tags == [], 'left open: %s' % tags
     log = sim.requests()
@@ -221,27 +241,99 @@ def run_schedule(sim, seed, trace=False):
     return len(log)
 
 
-def seeds():
-    replay = os.environ.get('VERGEOS_SEED')
-    return [int(replay)] if replay else list(range(SCHEDULES))
+class Simulator:
+    """The harness's side of a simulator served from a thread of this process (server.serve_in_thread).
+
+    The jobs' clients talk HTTPS to ``host``; the harness loads worlds, reads the request log and asks the API
+    through the simulator's application itself: what POST /_sim/scenario, GET and DELETE /_sim/requests and an
+    admin's GET /api/v4/... do, the same answers (logged like any request), without going through TLS.
+    """
+
+    def __init__(self, served):
+        self.app, self.host, self.ca = served.app, served.host, served.ca
+
+    def load(self, scenario):
+        self.app.load(scenarios.validate(scenario))
+
+    def clear_requests(self):
+        self.app.log.clear()
+
+    def requests(self):
+        return self.app.log.entries()
+
+    def get(self, table, **params):
+        headers = wire.Headers([('Authorization', ADMIN)])
+        response = self.app.handle(wire.make_request('GET', '/api/v4/%s?%s' % (table, urlencode(params)), headers, b''))
+        body = json.loads(wire.payload_of(response))
+        assert response.status == 200, 'GET %s: %s %s' % (table, response.status, body)
+        return body
+
+
+def replayable(sim, seed, trace=None):
+    """run_schedule, a failure named by its seed with how to replay it."""
+    replay = '(replay: VERGEOS_SEED=%d pytest %s)' % (seed, __file__)
+    try:
+        return run_schedule(sim, seed, trace=trace)
+    except AssertionError as exc:
+        raise AssertionError('schedule seed %d: %s %s' % (seed, exc, replay)) from None
+    except Exception as exc:  # an error of the collection or of the harness: the seed replays it too
+        raise RuntimeError('schedule seed %d: %s: %s %s' % (seed, type(exc).__name__, exc, replay)) from exc
+
+
+WORKER = {}
+
+
+def start_worker(state_root):
+    """A worker process's start: its simulator, served from one of its threads for the life of the process."""
+    state_dir = os.path.join(state_root, 'worker-%d' % os.getpid())
+    os.mkdir(state_dir)
+    WORKER['stack'] = stack = contextlib.ExitStack()
+    WORKER['sim'] = Simulator(stack.enter_context(server.serve_in_thread(state_dir)))
+
+
+def run_in_worker(seed):
+    return replayable(WORKER['sim'], seed)
+
+
+def workers(count, state_root):
+    """Return a pool of ``count`` worker processes, each with its simulator.
+
+    Forked on Linux: a worker starts with what this process imported, where a spawned one would
+    import the collection, ansible-core and the simulator again (seconds of the two cores). A
+    worker runs only this module's code, with locks of its own: the threads the fork leaves behind
+    (pytest-xdist's) hold none it takes, which Python 3.12's warning about them cannot know.
+    """
+    method = 'fork' if sys.platform.startswith('linux') else 'spawn'
+    return concurrent.futures.ProcessPoolExecutor(count, mp_context=multiprocessing.get_context(method), initializer=start_worker,
+                                                  initargs=(state_root,))
+
+
+def no_proxy_to_the_simulators(monkeypatch):
+    """Add 127.0.0.1 to NO_PROXY (both spellings) for this test and its workers: no proxy is to carry the simulators' traffic.
+
+    requests then answers the client's question of every request (client.environment_proxies) from NO_PROXY
+    alone; without it, it reads the whole environment twice a request (urllib's getproxies_environment), a
+    tenth of the client's time.
+    """
+    hosts = [host for host in (os.environ.get('no_proxy') or os.environ.get('NO_PROXY') or '').split(',') if host.strip()]
+    for name in ('no_proxy', 'NO_PROXY'):
+        monkeypatch.setenv(name, ','.join(hosts + ['127.0.0.1']))
 
 
 @pytest.mark.xdist_group('round_trip_schedules')
-def test_two_jobs_and_a_crash_keep_the_three_promises(simulator_factory):
-    """The schedules run on SIMULATORS simulators side by side (each schedule alone on its own world)."""
-    todo = seeds()
-    sims = [simulator_factory() for index in range(min(SIMULATORS, len(todo)))]
+def test_two_jobs_and_a_crash_keep_the_three_promises(tmp_path, monkeypatch):
+    """The schedules run in WORKERS processes side by side, each schedule alone on a world of its own."""
     started = time.monotonic()
-    trace = os.environ.get('VERGEOS_TRACE', 'steps') if os.environ.get('VERGEOS_SEED') else None
-
-    def work(index):
-        sent = 0
-        for seed in todo[index::len(sims)]:
-            try:
-                sent += run_schedule(sims[index], seed, trace=trace)
-            except AssertionError as exc:
-                raise AssertionError('schedule seed %d: %s (replay: VERGEOS_SEED=%d pytest %s)' % (seed, exc, seed, __file__)) from None
-        return sent
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(sims)) as pool:
-        sent = sum(pool.map(work, range(len(sims))))
-    print('%d schedules, %d requests, in %.1f s' % (len(todo), sent, time.monotonic() - started))
+    no_proxy_to_the_simulators(monkeypatch)
+    replay = os.environ.get('VERGEOS_SEED')
+    if replay:
+        with server.serve_in_thread(str(tmp_path)) as served:
+            sent = replayable(Simulator(served), int(replay), trace=os.environ.get('VERGEOS_TRACE', 'steps'))
+        count = 1
+    else:
+        with warnings.catch_warnings(), workers(max(1, min(WORKERS, SCHEDULES)), str(tmp_path)) as pool:
+            warnings.filterwarnings('ignore', message='.*is multi-threaded, use of fork', category=DeprecationWarning)  # see workers()
+            # In seed order: the first schedule that fails is the one named (those not started yet are cancelled).
+            sent = sum(pool.map(run_in_worker, range(SCHEDULES)))
+        count = SCHEDULES
+    print('%d schedules, %d requests, in %.1f s' % (count, sent, time.monotonic() - started))
