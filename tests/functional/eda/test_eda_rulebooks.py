@@ -175,8 +175,9 @@ def rulebook_file(name):
 
 def test_restart_rulebook_without_an_opt_in_tag_refuses_to_start_and_touches_no_vm(sim, rulebook):
     """No tag named, no restart: the condition reads the variable without a default, so the real ansible-rulebook, started
-    without vergeos_eda_opt_in_tag, stops at once ("vars does not contain key: vergeos_eda_opt_in_tag"): the source never reads,
-    no playbook runs, no VM is powered on."""
+    without vergeos_eda_opt_in_tag, stops at once ("vars does not contain key: vergeos_eda_opt_in_tag"): no playbook runs and
+    nothing is written (the source may have read once before the rule engine stopped: ansible-rulebook starts its sources
+    beside the rules, and on a loaded machine a first poll can come first), so no VM is powered on."""
     (ruleset,) = rulebook_file("restart_stopped_vms")
     (rule,) = ruleset["rules"]
     assert "event.vergeos_power.vm.tags contains vars.vergeos_eda_opt_in_tag" in rule["condition"]
@@ -198,7 +199,7 @@ def test_restart_rulebook_without_an_opt_in_tag_refuses_to_start_and_touches_no_
 
     assert returncode != 0, output
     assert "vars does not contain key: vergeos_eda_opt_in_tag" in output, output
-    assert log == [], log
+    assert [entry for entry in log if entry["method"] != "GET"] == [], log
     assert "PLAY [" not in output, output
 
 

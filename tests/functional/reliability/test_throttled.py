@@ -19,7 +19,7 @@ from run_ansible import run, sim_env
 SEED = 20261202
 PASSWORD = "pw-Throttled-2112"
 AUDITOR = ("auditor", "auditor-pw-77")  # the test's own reads: a bucket of their own
-SPEED = 10
+SPEED = 20
 # Burst 20: the limit bites within the first requests (before the seeded losses of the role test's keys 21-40, which the
 # pacer also takes for throttling), whatever the pacer does after.
 RATE_LIMIT = {"rate": 50, "burst": 20, "mode": "drop"}
@@ -147,8 +147,8 @@ def test_stop_then_start_200_vms_with_default_options(throttled_sim, tmp_path):
 # ---------------------------------------------------------------- the role over 200 VMs
 
 
-TIMEOUT = 30
-POLL = 1
+TIMEOUT = 15
+POLL = 0.5
 DEAF = list(range(1, 21))  # 10 %: they ignore ACPI; half show running, half stopping
 SLOW = list(range(21, 41))  # obedient, shutdown near the timeout, first poweroff lost
 PLAIN = list(range(41, 201))
