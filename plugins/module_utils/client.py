@@ -145,7 +145,7 @@ def trusting_session(verify):
 
     ``trust_env`` is off, so requests consults neither ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` (which it would put
     in place of ``verify=True``) nor ``~/.netrc`` (which would replace the Authorization header); the proxy variables
-    (``HTTPS_PROXY``, ``NO_PROXY``...) still apply, through ``environment_proxies`` on every request.
+    (``HTTPS_PROXY``, ``NO_PROXY``...) still apply, through ``environment_proxies`` (read once per client and system).
     """
     session = requests.Session()
     session.trust_env = False
@@ -205,8 +205,10 @@ class VergeOSClient:
         self.server_date, self._server_date_at = None, None
         # Every request of this client, reads and writes, goes out at the pacer's pace (see pacing.py).
         self.pacer = pacer if pacer is not None else Pacer(sleep=sleep)
-        # A session of our own: TLS trust from verify alone, proxies from the environment (see trusting_session).
+        # A session of our own: TLS trust from verify alone, proxies from the environment (see trusting_session), read
+        # once per origin ({'https://host:port': proxies}): requests reads the whole environment twice to answer.
         self._environment_proxies = session is None
+        self._proxies = {}
         self.session = session if session is not None else trusting_session(self.verify)
         self.session.headers.update(JSON_HEADERS)
         self.session.headers['User-Agent'] = USER_AGENT
@@ -310,10 +312,21 @@ class VergeOSClient:
 
     # ------------------------------------------------------------ requests
 
+    def _proxies_for(self, url):
+        """Return the proxies the environment names for url's origin, read at the client's first request there.
+
+        The environment does not change under a task, and every request of a client goes to one system: reading it
+        per request cost a tenth of the client's time over many small requests.
+        """
+        origin = '/'.join(url.split('/', 3)[:3])
+        if origin not in self._proxies:
+            self._proxies[origin] = environment_proxies(url)
+        return self._proxies[origin]
+
     def _send(self, method, url, params, body):
         kwargs = {'params': params, 'timeout': self.timeout, 'verify': self.verify}
         if self._environment_proxies:
-            kwargs['proxies'] = environment_proxies(url)
+            kwargs['proxies'] = self._proxies_for(url)
         if body is not None:
             kwargs['data'] = json.dumps(body)
         if self.verify is False:
