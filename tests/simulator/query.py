@@ -493,22 +493,12 @@ def _equal_any_predicate(getter, literals):
     return lambda row: match(getter(row))
 
 
-def _any(predicates):
+def _joined(predicates, conjunction):
+    """Return one predicate for ``predicates`` joined by ``conjunction`` ('and' or 'or'), short-circuiting left to right."""
     if len(predicates) == 1:
         return predicates[0]
-    if len(predicates) == 2:
-        first, second = predicates
-        return lambda row: first(row) or second(row)
-    return lambda row: any(predicate(row) for predicate in predicates)
-
-
-def _all(predicates):
-    if len(predicates) == 1:
-        return predicates[0]
-    if len(predicates) == 2:
-        first, second = predicates
-        return lambda row: first(row) and second(row)
-    return lambda row: all(predicate(row) for predicate in predicates)
+    combine = all if conjunction == "and" else any
+    return lambda row: combine(predicate(row) for predicate in predicates)
 
 
 def compile_condition(node, view, traversal=True):
@@ -524,8 +514,8 @@ def compile_condition(node, view, traversal=True):
     if isinstance(node, Junction):
         nodes = operands(node)
         if node.conjunction == "or":
-            return _any(_compile_or(nodes, view, traversal))
-        return _all([compile_condition(item, view, traversal) for item in nodes])
+            return _joined(_compile_or(nodes, view, traversal), "or")
+        return _joined([compile_condition(item, view, traversal) for item in nodes], "and")
     return _compile_comparison(node, view, traversal)
 
 
