@@ -110,7 +110,8 @@ options:
     description:
       - Cap on this task's requests to VergeOS per second, reads and writes together, for a system whose API rate limit is known.
       - Without it the task paces itself only when VergeOS throttles it (dropped connections or HTTP 429 cut the rate to the rate
-        VergeOS admitted over the last second, a 429's Retry-After holds every request; answers raise it again).
+        VergeOS admits, measured from its answers and, after a pause, from a model of its rate limit; a 429's Retry-After holds
+        every request; answers raise it again).
       - Pacing is per task process. The tasks of several hosts (forks) run in separate processes and their requests add up.
     type: float
     version_added: 2.0.0
