@@ -365,7 +365,9 @@ class VergeOSClient:
             if isinstance(exc, requests.exceptions.ConnectionError):
                 # No answer: a throttle signal once such drops come together (pacing.py), never throughput.
                 self.pacer.throttled(explicit=False, ticket=ticket)
-            return None, self._transport_error(exc, method, attempted), None
+            failure = self._transport_error(exc, method, attempted)
+            failure.paced = isinstance(exc, requests.exceptions.ConnectionError) and self.pacer.limiting()
+            return None, failure, None
         except requests.exceptions.RequestException as exc:
             raise self.error('request to %s failed: %s' % (self.url, self._clean(exc)), None, attempted) from None
         retry_after = parse_retry_after(response.headers.get('Retry-After'), self._clock())
@@ -379,6 +381,7 @@ class VergeOSClient:
             return self._decode(response, attempted), None, None
         failure = self._http_error(response, attempted)
         failure.retry_after = retry_after
+        failure.paced = response.status_code == 429  # the pacer holds this client for its Retry-After and paces it after
         if not is_retryable_status(method, response.status_code):
             raise failure
         return None, failure, failure.retry_after
@@ -411,11 +414,15 @@ class VergeOSClient:
             result, failure, retry_after = self._attempt(method, url, params, body, attempted)
             if failure is None:
                 return result
+            if failure.paced and not retry:
+                # Refused by a rate limit the pacer slows down for: the first resend waits its turn there (and any Retry-After),
+                # no backoff; a request refused again backs off as any other.
+                retry_after = retry_after or 0.0
             delay = self.retry.next_delay(retry, slept, retry_after, self._rand) if is_retryable_method(method) else None
             if delay is None:
                 if retry:
                     gave_up = self.error('%s (gave up after %d tries)' % (failure.message, retry + 1), failure.status, attempted)
-                    gave_up.retry_after = failure.retry_after
+                    gave_up.retry_after, gave_up.paced = failure.retry_after, failure.paced
                     raise gave_up
                 raise failure
             self._sleep(delay)

@@ -56,7 +56,9 @@ class VergeOSError(Exception):
     refused, timeout, TLS failure) or when the problem is not an HTTP one (no VM
     has that name). ``message`` is what the server said (or what went wrong),
     ``attempted`` what was being done, in words ("powering off VM web01 (id 5)"),
-    ``retry_after`` the server's Retry-After in seconds when it sent one.
+    ``retry_after`` the server's Retry-After in seconds when it sent one, ``paced``
+    whether the client's pacer paces its sends again (a refusal by a rate limit the
+    pacer already slows down for: a resend needs no backoff of its own).
     The text is built by the client after scrubbing its credentials out of it.
     """
 
@@ -66,6 +68,7 @@ class VergeOSError(Exception):
         self.attempted = attempted
         # The server's Retry-After in seconds, when its answer carried one (429, 503).
         self.retry_after = retry_after
+        self.paced = False
         super().__init__(self._text())
 
     def _text(self):

@@ -269,9 +269,17 @@ def _start_deadline(record, now):
     return record if record.deadline is not None else replace(record, deadline=now + record.timeout)
 
 
-def resend_delay(sends, retry_after, rand):
-    """Return the wait before send number ``sends + 1``: exponential with jitter, or the server's Retry-After if longer."""
-    return max(backoff(sends - 1, RESEND_BASE, RESEND_CAP, rand), retry_after or 0.0)
+def resend_delay(sends, retry_after, rand, paced=False):
+    """Return the wait before send number ``sends + 1``: exponential with jitter, or the server's Retry-After if longer.
+
+    ``paced``: a rate limit refused it and the client's pacer paces every send for that limit (and holds them for a
+    Retry-After): the first resend waits its turn there and only the Retry-After here; one refused again backs off
+    as any other, a step behind (a pacer that paces does not make an outage's resends free).
+    """
+    if paced and sends <= 1:
+        return retry_after or 0.0
+    step = sends - 2 if paced else sends - 1
+    return max(backoff(step, RESEND_BASE, RESEND_CAP, rand), retry_after or 0.0)
 
 
 def _agent_missing(record, row):
@@ -447,7 +455,7 @@ def after_send(record, now, error, options, rand):
                        refused=(record.action, '%s was refused and is not re-sent: %s' % (record.action, error), error.status))
     retry_after = getattr(error, 'retry_after', None)
     return replace(record, last_error=str(error), retry_after=retry_after,
-                   next_send=now + resend_delay(record.sends, retry_after, rand))
+                   next_send=now + resend_delay(record.sends, retry_after, rand, getattr(error, 'paced', False)))
 
 
 def _waiting(record, row, now, options):

@@ -126,7 +126,7 @@ class Pursuit:
             if found:
                 which = '' if self.sends == 1 else ' (send %d)' % self.sends
                 return found, 'the request%s got no definite answer (%s) but %s; it was not sent again' % (which, error, what)
-            due = answered + resend_delay(self.sends, error.retry_after, patience.rand)
+            due = answered + resend_delay(self.sends, error.retry_after, patience.rand, error.paced)
             if patience.retry_timeout <= 0 or due > self.deadline:
                 raise self._given_up(error, patience.clock() - first) from None
             patience.sleep(max(0.0, due - patience.clock()))

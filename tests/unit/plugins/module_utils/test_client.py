@@ -232,6 +232,20 @@ def test_get_gives_up_when_the_budget_is_spent(fake_session, fake_response):
     assert 'gave up after 4 tries' in str(caught.value)
 
 
+def test_a_read_dropped_while_the_pacer_paces_is_sent_again_at_its_turn_without_a_backoff(fake_session, fake_response):
+    sleeps = []
+    pacer = Pacer(sleep=lambda s: None)
+    drops = [requests.exceptions.ConnectionError('reset')] * 2
+    client = make_client(fake_session(drops + [fake_response(200, [])]), sleeps, pacer=pacer)
+    pacer.throttled()  # a 429 before: the pacer paces this system
+    assert pacer.limiting()
+    assert client.get('vms') == []
+    assert sleeps[0] == 0.0 and sleeps[1] > 0  # the first resend at its turn; dropped again, the backoff as ever
+    unpaced = []
+    make_client(fake_session([requests.exceptions.ConnectionError('reset'), fake_response(200, [])]), unpaced).get('vms')
+    assert unpaced and unpaced[0] > 0  # no limit met: the backoff stays
+
+
 def test_get_is_retried_on_connection_errors_and_cut_off_answers(fake_session, fake_response):
     sleeps = []
     session = fake_session([requests.exceptions.ConnectionError('refused'), requests.exceptions.ReadTimeout('slow'),

@@ -463,3 +463,12 @@ def test_a_queued_start_at_its_deadline_says_vergeos_queued_it():
 def test_an_unknown_restart_method_is_refused():
     with pytest.raises(VergeOSError, match='restart_method must be one of guest, power_cycle, reset'):
         options('restarted', restart_method='cycle')
+
+
+def test_a_refusal_the_pacer_paces_is_resent_at_its_turn_with_only_the_retry_after():
+    assert resend_delay(1, None, lambda: 0.999, paced=True) == 0.0
+    assert resend_delay(1, 1.0, lambda: 0.999, paced=True) == 1.0
+    assert resend_delay(1, None, lambda: 0.0) == 0.5  # not paced: the backoff stays
+    # Refused again: the backoff, a step behind the unpaced one (an outage's resends are not free).
+    assert [resend_delay(sends, None, lambda: 0.0, paced=True) for sends in (2, 3, 4)] == [0.5, 1.0, 2.0]
+    assert resend_delay(3, 0.5, lambda: 0.0, paced=True) == 1.0 and resend_delay(3, 7.0, lambda: 0.0, paced=True) == 7.0

@@ -677,3 +677,24 @@ def test_a_start_seen_starting_then_off_is_a_failed_start_not_a_lost_one():
     world.hooks.append((1005.0, 1, 'stopped', False))
     result = run(world, 'running', wait_timeout=60)
     assert result['failed'] and 'never showed starting' not in result['vms'][0]['msg']
+
+
+@pytest.mark.parametrize('paced, soonest', [(True, 0.0), (False, 0.5)])
+def test_a_poweroff_refused_by_a_paced_rate_limit_is_resent_in_the_next_round_without_a_backoff(paced, soonest):
+    world = World([{}], shutdown=5)
+    original = world.send
+    failed = []
+
+    def send(row, action, params):
+        if not failed:
+            failed.append(world.now)
+            world.now += 0.01  # the connection closed 10 ms after the send
+            error = VergeOSError('the connection was closed before an answer', None, 'sending %s' % action)
+            error.paced = paced  # what the client says when its pacer paces this system (pacing.Pacer.limiting)
+            raise error
+        original(row, action, params)
+    world.send = send
+    result = run(world, 'stopped', poll_interval=2.0)
+    assert not result['failed']
+    resent = world.sent[0][0] - failed[0]
+    assert resent >= soonest and (resent < 0.5 if paced else resent < 2.0 + 1.0)
