@@ -103,6 +103,7 @@ compat: venv ## Smoke subset with each newer ansible-core release line, each on 
 	$(BIN)/python tools/compat.py $(if $(JUNIT_DIR),'--junit-xml=$(JUNIT_DIR)/compat.xml')
 
 bench: venv ## Benchmarks: print figures, assert nothing
+	$(BIN)/python tests/bench/bench_pacing.py
 	$(BIN)/python tests/bench/bench_simulator.py
 	$(BIN)/python tests/bench/bench_power.py
 	$(BIN)/python tests/bench/bench_inventory.py --repeat 1
