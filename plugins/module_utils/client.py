@@ -414,11 +414,7 @@ class VergeOSClient:
             result, failure, retry_after = self._attempt(method, url, params, body, attempted)
             if failure is None:
                 return result
-            if failure.paced and not retry:
-                # Refused by a rate limit the pacer slows down for: the first resend waits its turn there (and any Retry-After),
-                # no backoff; a request refused again backs off as any other.
-                retry_after = retry_after or 0.0
-            delay = self.retry.next_delay(retry, slept, retry_after, self._rand) if is_retryable_method(method) else None
+            delay = self.retry.next_delay(retry, slept, retry_after, self._rand, failure.paced) if is_retryable_method(method) else None
             if delay is None:
                 if retry:
                     gave_up = self.error('%s (gave up after %d tries)' % (failure.message, retry + 1), failure.status, attempted)

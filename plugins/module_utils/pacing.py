@@ -194,7 +194,7 @@ class Pacer:
         self.max_rate = float(max_rate) if max_rate else None
         self.rate = None  # None: no throttle seen (or recovered): only max_rate paces
         self.limit = None  # the measured limit (requests per second), once two refusals measured it
-        self.concurrency = self.max_concurrency = max(1, int(concurrency))
+        self.concurrency = max(1, int(concurrency))
         self.throttle_signals = 0
         self.blocked_until = None  # no request before this moment (a Retry-After)
         self._clock, self._sleep = clock, sleep

@@ -49,7 +49,7 @@ from ansible_collections.vergeos.power.plugins.module_utils.plan import (
     ACT, GUEST_REBOOTS, NOOP, OFF, ON, REFUSE, RESTART_METHODS, STARTING, STOPPING, WAIT, WAIT_THEN_ACT, WANTED_STATES, moved_away, phase_of,
     plan_power, reached,
 )
-from ansible_collections.vergeos.power.plugins.module_utils.retry import backoff, is_transient
+from ansible_collections.vergeos.power.plugins.module_utils.retry import backoff, backoff_step, is_transient
 
 ON_TIMEOUT = ('fail', 'report', 'force')
 DEFAULT_WAIT_TIMEOUT = 300
@@ -272,14 +272,10 @@ def _start_deadline(record, now):
 def resend_delay(sends, retry_after, rand, paced=False):
     """Return the wait before send number ``sends + 1``: exponential with jitter, or the server's Retry-After if longer.
 
-    ``paced``: a rate limit refused it and the client's pacer paces every send for that limit (and holds them for a
-    Retry-After): the first resend waits its turn there and only the Retry-After here; one refused again backs off
-    as any other, a step behind (a pacer that paces does not make an outage's resends free).
+    ``paced``: see ``retry.backoff_step``.
     """
-    if paced and sends <= 1:
-        return retry_after or 0.0
-    step = sends - 2 if paced else sends - 1
-    return max(backoff(step, RESEND_BASE, RESEND_CAP, rand), retry_after or 0.0)
+    step = backoff_step(sends - 1, paced)
+    return max(0.0 if step is None else backoff(step, RESEND_BASE, RESEND_CAP, rand), retry_after or 0.0)
 
 
 def _agent_missing(record, row):

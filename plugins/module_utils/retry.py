@@ -29,6 +29,19 @@ def backoff(retry, base, cap, rand):
     return ceiling / 2 + ceiling / 2 * rand()
 
 
+def backoff_step(retry, paced):
+    """Return the backoff step of retry number ``retry`` (0 for the first), or None for no backoff at all.
+
+    ``paced``: a rate limit refused the request and the client's pacer paces every send for that limit (and holds them
+    for a Retry-After): the first resend waits only its turn there; one refused again backs off as any other, a step
+    behind (a pacer that paces does not make an outage's resends free). The client's retries of reads and the power
+    engine's resends of actions both follow this rule.
+    """
+    if not paced:
+        return retry
+    return retry - 1 if retry > 0 else None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """A bounded retry budget.
@@ -50,18 +63,22 @@ class RetryPolicy:
         """Return the sleep before retry number ``retry`` (0 for the first retry); ``rand()`` is in [0, 1)."""
         return backoff(retry, self.base, self.cap, rand)
 
-    def next_delay(self, retry, slept, retry_after=None, rand=None):
+    def next_delay(self, retry, slept, retry_after=None, rand=None, paced=False):
         """Return the sleep before retry number ``retry``, or None when the budget is spent.
 
         ``slept``: seconds already slept for this request. ``retry_after``: the server's
         Retry-After in seconds (None when absent); it wins over the backoff, capped.
+        ``paced``: see ``backoff_step``.
         """
         if retry >= self.retries:
             return None
+        step = backoff_step(retry, paced)
         if retry_after is not None:
             delay = min(max(retry_after, 0.0), self.retry_after_cap)
+        elif step is None:
+            delay = 0.0
         else:
-            delay = self.backoff(retry, rand or (lambda: 0.5))
+            delay = self.backoff(step, rand or (lambda: 0.5))
         if slept + delay > self.budget:
             return None
         return delay

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, backoff, is_retryable_status, parse_retry_after
+from ansible_collections.vergeos.power.plugins.module_utils.retry import RetryPolicy, backoff, backoff_step, is_retryable_status, parse_retry_after
 
 
 def test_backoff_doubles_between_half_and_full_of_the_ceiling_and_is_capped():
@@ -68,3 +68,12 @@ def test_which_answers_are_retried(method, status, expected):
 ])
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value, now=40.0) == expected
+
+
+def test_a_paced_first_retry_waits_only_its_turn_and_later_ones_back_off_a_step_behind():
+    assert [backoff_step(retry, False) for retry in (0, 1, 2)] == [0, 1, 2]
+    assert [backoff_step(retry, True) for retry in (0, 1, 2)] == [None, 0, 1]
+    policy = RetryPolicy(base=0.5, cap=8.0)
+    assert policy.next_delay(0, 0.0, None, lambda: 0.0, paced=True) == 0.0
+    assert policy.next_delay(1, 0.0, None, lambda: 0.0, paced=True) == policy.next_delay(0, 0.0, None, lambda: 0.0) == 0.25
+    assert policy.next_delay(0, 0.0, 3.0, lambda: 0.0, paced=True) == 3.0  # a Retry-After still holds it
