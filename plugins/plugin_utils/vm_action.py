@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import missing_required_lib
@@ -118,6 +119,32 @@ def no_log_values(argument_spec, params):
     return found
 
 
+# ansible-core converts a boolean given for a number option to a number (true is 1 and 1.0): a typo that would run.
+NUMBER_TYPES = ('int', 'float')
+# ansible-core 2.19's argument errors name the class of a tagged value ("<class '..._datatag._AnsibleTaggedStr'>").
+_CLASS_TEXT = re.compile(r"<class '(?:[\w.]+\.)?(_AnsibleTagged)?(\w+)'>")
+
+
+def boolean_for_number(argument_spec, args, prefix=''):
+    """Return (option, value) of the first option of a number type that ``args`` gives a boolean (sub-options too), or None."""
+    for name, spec in argument_spec.items():
+        for given in [name] + list(spec.get('aliases') or []):
+            value = args.get(given) if isinstance(args, dict) else None
+            if spec.get('type') in NUMBER_TYPES and isinstance(value, bool):
+                return prefix + given, value
+            if spec.get('options'):
+                for item in value if isinstance(value, list) else [value]:
+                    found = boolean_for_number(spec['options'], item, '%s%s.' % (prefix, given)) if isinstance(item, dict) else None
+                    if found:
+                        return found
+    return None
+
+
+def plain_types(message):
+    """Return an argument error with class reprs as the plain type names a task author knows (str, int)."""
+    return _CLASS_TEXT.sub(lambda match: match.group(2).lower() if match.group(1) else match.group(2), message)
+
+
 @contextlib.contextmanager
 def environment_applied(values):
     """Apply environment variables for the block (the worker process is the task's own), then restore them."""
@@ -165,6 +192,10 @@ class VMAction(ActionBase):
         secrets = no_log_values(argument_spec, validation.validated_parameters) | no_log_values(argument_spec, self._task.args)
         if validation.error_messages:
             return remove_values({'failed': True, 'changed': False, 'msg': self._validation_message(validation)}, secrets)
+        given = boolean_for_number(argument_spec, self._task.args)
+        if given:
+            return remove_values({'failed': True, 'changed': False,
+                                  'msg': "argument '%s' must be a number, not the boolean %s" % given}, secrets)
         params = validation.validated_parameters
         try:
             vm_id = host_vm_id(params, self._host_identity(task_vars), task_vars.get('inventory_hostname')) if self.HOST_VM else None
@@ -192,7 +223,7 @@ class VMAction(ActionBase):
 
     def _validation_message(self, validation):
         """Return the message AnsibleModule gives for the first argument error, naming the module as it does."""
-        message = validation.errors.msg
+        message = plain_types(validation.errors.msg)
         if isinstance(validation.errors[0], UnsupportedError):
             message = 'Unsupported parameters for (%s) module: %s' % (self.MODULE, message)
         return message

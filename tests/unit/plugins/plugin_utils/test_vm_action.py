@@ -10,7 +10,7 @@ import os
 import pytest
 
 from ansible_collections.vergeos.power.plugins.module_utils.errors import VergeOSError
-from ansible_collections.vergeos.power.plugins.plugin_utils.vm_action import environment_applied, host_vm_id
+from ansible_collections.vergeos.power.plugins.plugin_utils.vm_action import boolean_for_number, environment_applied, host_vm_id, plain_types
 
 HOST = {'vergeos_id': 42, 'vergeos_url': 'https://vergeos.example.com:8443'}
 
@@ -86,3 +86,20 @@ def test_the_environment_is_applied_for_the_block_and_restored():
         assert os.environ['VERGEOS_TEST_KEEP'] == 'during' and os.environ['VERGEOS_TEST_NEW'] == 'x'
     assert os.environ['VERGEOS_TEST_KEEP'] == 'before' and 'VERGEOS_TEST_NEW' not in os.environ
     del os.environ['VERGEOS_TEST_KEEP']
+
+
+def test_a_boolean_given_for_a_number_option_is_found_by_the_name_the_task_used():
+    spec = {'rate': {'type': 'float', 'aliases': ['pace']}, 'window': {'type': 'int'}, 'force': {'type': 'bool'},
+            'snapshot': {'type': 'dict', 'options': {'expires_in': {'type': 'int'}}}}
+    assert boolean_for_number(spec, {'rate': 5, 'window': 2, 'force': True}) is None
+    assert boolean_for_number(spec, {'pace': True}) == ('pace', True)
+    assert boolean_for_number(spec, {'window': False}) == ('window', False)
+    assert boolean_for_number(spec, {'snapshot': {'expires_in': True}}) == ('snapshot.expires_in', True)
+    assert boolean_for_number(spec, {'rate': '1'}) is None  # a string is ansible-core's to convert or refuse
+
+
+def test_argument_errors_name_plain_types_not_ansible_cores_tagged_classes():
+    text = ("argument 'rate' is of type str and we were unable to convert to float: "
+            "<class 'ansible.module_utils._internal._datatag._AnsibleTaggedStr'> cannot be converted to a float")
+    assert plain_types(text).endswith(': str cannot be converted to a float')
+    assert plain_types("<class 'NoneType'> and <class 'int'>") == 'NoneType and int'
